@@ -1,0 +1,46 @@
+# OVA — two commands on a fresh Debian 12 machine: `make run` and `make test`.
+SWIFT ?= swift
+# Extra flags for every swift build/test (e.g. SWIFT_FLAGS="--scratch-path .build-x").
+SWIFT_FLAGS ?=
+# Tests run in parallel workers; 2 matches the 2-core machines we build on.
+TEST_WORKERS ?= 2
+
+.PHONY: all deps build run test test-swift check-proto proto release bench clean help
+
+all: build
+
+help:
+	@echo "make run          install missing packages, build, start ova-server on its defaults"
+	@echo "make test         install missing packages, build, run every test"
+	@echo "make proto        regenerate C and Swift code from proto/ (commit the result)"
+	@echo "make check-proto  fail if the committed generated code is stale"
+	@echo "make release      optimized build of ova-server, ova, ova-bench"
+	@echo "make deps         install missing Debian packages (apt-get update only if needed)"
+
+deps:
+	@bash scripts/deps.sh
+
+build: deps
+	$(SWIFT) build $(SWIFT_FLAGS)
+
+run: build
+	$(SWIFT) run $(SWIFT_FLAGS) ova-server
+
+release: deps
+	$(SWIFT) build $(SWIFT_FLAGS) -c release --product ova-server
+	$(SWIFT) build $(SWIFT_FLAGS) -c release --product ova
+
+proto: deps
+	bash scripts/gen-proto.sh
+
+check-proto: deps
+	bash scripts/gen-proto.sh --check
+
+test: deps check-proto test-swift
+
+test-swift:
+	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	$(SWIFT) test $(SWIFT_FLAGS) --skip-build --parallel --num-workers $(TEST_WORKERS)
+
+clean:
+	rm -rf .build

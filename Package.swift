@@ -1,0 +1,169 @@
+// swift-tools-version:6.0
+// OVA: a binary RPC backend for a multimodal assistant.
+//
+// Module map (each folder one job; see docs/ARCHITECTURE.md):
+//   CProtobufC, COvaProto, CProtocPlugin   C: libprotobuf-c, protoc-c output (committed)
+//   OvaWire                                 frame codec, pure (NIOCore only)
+//   OvaProtobuf                             protobuf-c backed messages, JSON mapping
+//   OvaRPC                                  runtime: server, client, streams, TLS
+//   OvaProto                                generated Swift: messages, clients, handlers
+//   OvaCodegen + protoc-gen-ova             the stub generator
+//   OvaServices, OvaServer                  service handlers; server assembly and config
+//   ova-server, ova                         executables
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "ova",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ova-server", targets: ["ova-server"]),
+        .executable(name: "ova", targets: ["ova"]),
+        .executable(name: "protoc-gen-ova", targets: ["protoc-gen-ova"]),
+        .library(name: "OvaRPC", targets: ["OvaRPC"]),
+        .library(name: "OvaProto", targets: ["OvaProto"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // MARK: - C
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        .target(
+            name: "COvaProto",
+            dependencies: ["CProtobufC"],
+            cSettings: [.headerSearchPath("include")],
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .target(
+            name: "CProtocPlugin",
+            dependencies: ["CProtobufC"],
+            cSettings: [.headerSearchPath("include")],
+            linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+
+        // MARK: - Wire and runtime
+        .target(
+            name: "OvaWire",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OvaProtobuf",
+            dependencies: [
+                "CProtobufC",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OvaRPC",
+            dependencies: [
+                "OvaWire",
+                "OvaProtobuf",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Generated code and its generator
+        .target(
+            name: "OvaProto",
+            dependencies: ["COvaProto", "OvaProtobuf", "OvaRPC"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OvaCodegen",
+            dependencies: ["CProtocPlugin", "CProtobufC"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "protoc-gen-ova",
+            dependencies: ["OvaCodegen"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Services and server
+        .target(
+            name: "OvaServices",
+            dependencies: [
+                "OvaProto", "OvaRPC", "OvaProtobuf",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OvaServer",
+            dependencies: [
+                "OvaServices", "OvaRPC", "OvaProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ova-server",
+            dependencies: [
+                "OvaServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ova",
+            dependencies: [
+                "OvaRPC", "OvaProto", "OvaProtobuf",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+        .testTarget(
+            name: "OvaWireTests",
+            dependencies: ["OvaWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaProtobufTests",
+            dependencies: ["OvaProtobuf", "OvaProto", "COvaProto"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaCodegenTests",
+            dependencies: ["OvaCodegen"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaRPCTests",
+            dependencies: [
+                "OvaRPC", "OvaProto", "OvaServices", "OvaServer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

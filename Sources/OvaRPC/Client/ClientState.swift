@@ -1,0 +1,154 @@
+import NIOCore
+
+/// The client-only part of a connection's event-loop state.
+final class ClientState {
+    /// Completed when the server's SETTINGS arrive (the connection is usable).
+    var readyPromise: EventLoopPromise<Settings>?
+    /// Streams waiting for room under the server's MAX_CONCURRENT_STREAMS.
+    var pendingOpens = CircularBuffer<PendingOpen>()
+    var goAwayReceived = false
+    /// Shared with the channel: cleared when this connection must not take new calls.
+    var usability: ConnectionUsability?
+
+    struct PendingOpen {
+        let open: ClientStreamOpen
+    }
+
+    var hasWaiters: Bool { !self.pendingOpens.isEmpty }
+
+    func ready(handler: ConnectionHandler) {
+        self.readyPromise?.succeed(handler.peerSettings)
+        self.readyPromise = nil
+    }
+
+    func receivedGoAway() {
+        self.goAwayReceived = true
+        self.usability?.markUnusable()
+        let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)")
+        while let pending = self.pendingOpens.popFirst() {
+            pending.open.inbound.fail(error)
+            pending.open.outbound.close(error)
+        }
+    }
+
+    func connectionClosed(error: RPCError) {
+        self.usability?.markUnusable()
+        self.readyPromise?.fail(error)
+        self.readyPromise = nil
+        while let pending = self.pendingOpens.popFirst() {
+            pending.open.inbound.fail(error)
+            pending.open.outbound.close(error)
+        }
+    }
+
+    func receivedResponseHeaders(streamID: UInt32, metadata: Metadata) {
+        // Initial response metadata is accepted and currently not surfaced to callers.
+    }
+
+    /// A stream ended: start a waiting one if the server's limit now allows.
+    func streamClosed(handler: ConnectionHandler) {
+        while !self.pendingOpens.isEmpty, handler.streams.count < handler.peerSettings.maxConcurrentStreams {
+            guard let pending = self.pendingOpens.popFirst() else { break }
+            handler.openClientStreamNow(pending.open)
+        }
+    }
+}
+
+/// Everything needed to open a client stream on the event loop.
+struct ClientStreamOpen: Sendable {
+    let cell: StreamIDCell
+    let headers: RequestHeaders
+    let inbound: InboundMessages
+    let outbound: OutboundQueue
+    /// The first request message, framed lazily (unary and server-streaming send it with the
+    /// headers in one write).
+    let firstMessage: ByteBuffer?
+    let endStream: Bool
+    let deadline: NIODeadline?
+}
+
+extension ConnectionHandler {
+    /// Opens a stream now, or queues it under the server's concurrency limit.
+    func openClientStream(_ open: ClientStreamOpen) {
+        guard !self.closed, self.goAwayReceived == nil else {
+            let error = RPCError(code: .unavailable, message: "the connection is closing")
+            open.inbound.fail(error)
+            open.outbound.close(error)
+            return
+        }
+        if self.streams.count >= self.peerSettings.maxConcurrentStreams {
+            self.client?.pendingOpens.append(ClientState.PendingOpen(open: open))
+            return
+        }
+        self.openClientStreamNow(open)
+        self.flushSoon()
+    }
+
+    func openClientStreamNow(_ open: ClientStreamOpen) {
+        let streamID = self.highestStreamID == 0 ? 1 : self.highestStreamID + 2
+        guard streamID < (1 << 31) else {
+            let error = RPCError(code: .unavailable, message: "stream ids exhausted on this connection")
+            open.inbound.fail(error)
+            open.outbound.close(error)
+            return
+        }
+        self.highestStreamID = streamID
+        open.cell.set(streamID)
+        let stream = StreamState(
+            id: streamID,
+            inbound: open.inbound,
+            outbound: open.outbound,
+            sendWindow: self.peerSettings.initialStreamWindow,
+            receiveWindow: self.limits.settings.initialStreamWindow
+        )
+        stream.path = open.headers.path
+        self.addStream(stream)
+        self.emit(.requestHeaders(streamID: streamID, open.headers, endStream: open.firstMessage == nil && open.endStream))
+        if let first = open.firstMessage {
+            stream.sendQueue.append(.message(first, endStream: open.endStream))
+        }
+        if let deadline = open.deadline {
+            self.scheduleDeadline(deadline, for: stream)
+        }
+        // Anything the caller queued before the stream had an id goes now, in order.
+        for item in open.outbound.takeAll() {
+            stream.sendQueue.append(item)
+        }
+        self.sendPending(stream)
+    }
+
+    /// The caller gave up (task cancelled): RESET(CANCELLED) and fail its queues.
+    func cancelClientStream(_ cell: StreamIDCell, error: RPCError) {
+        let streamID = cell.value
+        if streamID == 0 {
+            // Still waiting to open: drop it from the queue.
+            if let client = self.client {
+                var kept = CircularBuffer<ClientState.PendingOpen>()
+                while let pending = client.pendingOpens.popFirst() {
+                    if pending.open.cell === cell {
+                        pending.open.inbound.fail(error)
+                        pending.open.outbound.close(error)
+                    } else {
+                        kept.append(pending)
+                    }
+                }
+                client.pendingOpens = kept
+            }
+            return
+        }
+        guard let stream = self.streams[streamID] else { return }
+        self.emit(.reset(streamID: streamID, code: .cancelled))
+        self.removeStream(stream, error: error)
+        self.flushSoon()
+    }
+
+    /// The server ended a call.
+    func clientReceivedTrailers(streamID: UInt32, trailers: Trailers) {
+        guard let stream = self.streams[streamID] else { return }
+        stream.remoteClosed = true
+        stream.inbound.finish(error: RPCError(trailers: trailers))
+        // The call is over for the server; whatever the client still queued is moot.
+        stream.outbound.close(RPCError(trailers: trailers) ?? RPCError(code: .ok, message: "the call has ended"))
+        self.removeStream(stream, error: nil)
+    }
+}

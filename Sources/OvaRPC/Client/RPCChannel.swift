@@ -1,0 +1,335 @@
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// A client's connection to one OVA server, shared by any number of concurrent calls.
+///
+/// Connects lazily on the first call and reconnects for new calls after the connection closes
+/// or the server sends GOAWAY. Generated clients (`EchoClient(channel:)`) wrap it.
+public final class RPCChannel: Sendable {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var tls: ClientTLSConfiguration
+        /// What this client declares in SETTINGS (windows, limits).
+        public var limits = ConnectionLimits()
+        public var connectTimeout: TimeAmount = .seconds(10)
+
+        public init(host: String, port: Int, tls: ClientTLSConfiguration) {
+            self.host = host
+            self.port = port
+            self.tls = tls
+        }
+    }
+
+    struct Connection: Sendable {
+        let channel: any Channel
+        let handler: NIOLoopBound<ConnectionHandler>
+        let peerSettings: Settings
+        let usable: ConnectionUsability
+    }
+
+    private enum State {
+        case idle
+        case connecting(EventLoopFuture<Connection>)
+        case ready(Connection)
+        case closed
+    }
+
+    public let configuration: Configuration
+    private let sslContext: NIOSSLContext
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let state = Mutex(State.idle)
+
+    /// - Throws: when the TLS configuration is invalid (e.g. an unreadable CA file).
+    public init(
+        configuration: Configuration,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        logger: Logger = Logger(label: "ova.client")
+    ) throws {
+        self.configuration = configuration
+        self.group = eventLoopGroup
+        self.logger = logger
+        self.sslContext = try NIOSSLContext(configuration: configuration.tls.makeNIOSSLConfiguration())
+    }
+
+    /// Closes the connection; calls in progress fail with UNAVAILABLE and new calls are refused.
+    public func close() async {
+        let current: State = self.state.withLock { state in
+            defer { state = .closed }
+            return state
+        }
+        switch current {
+        case .ready(let connection):
+            try? await connection.channel.close()
+        case .connecting(let future):
+            if let connection = try? await future.get() {
+                try? await connection.channel.close()
+            }
+        case .idle, .closed:
+            break
+        }
+    }
+
+    /// Connects now instead of on the first call (fails fast on a bad address or certificate).
+    public func connect() async throws {
+        _ = try await self.connection()
+    }
+
+    // MARK: - Connection management
+
+    func connection() async throws -> Connection {
+        let future: EventLoopFuture<Connection> = try self.state.withLock { state in
+            switch state {
+            case .ready(let connection) where connection.usable.isUsable:
+                return connection.channel.eventLoop.makeSucceededFuture(connection)
+            case .connecting(let future):
+                return future
+            case .closed:
+                throw RPCError(code: .unavailable, message: "the channel is closed")
+            case .idle, .ready:
+                let future = self.makeConnection()
+                state = .connecting(future)
+                return future
+            }
+        }
+        do {
+            let connection = try await future.get()
+            self.state.withLock { state in
+                if case .connecting = state { state = .ready(connection) }
+            }
+            return connection
+        } catch {
+            self.state.withLock { state in
+                if case .connecting = state { state = .idle }
+            }
+            if let error = error as? RPCError { throw error }
+            throw RPCError(code: .unavailable, message: "could not connect to \(self.configuration.host):\(self.configuration.port): \(error)")
+        }
+    }
+
+    private func makeConnection() -> EventLoopFuture<Connection> {
+        let eventLoop = self.group.next()
+        let ready = eventLoop.makePromise(of: Settings.self)
+        let usable = ConnectionUsability()
+        let hostname = self.configuration.tls.serverHostname ?? self.configuration.host
+        let sniHostname = hostname.first?.isNumber == true || hostname.contains(":") ? nil : hostname
+        let sslContext = self.sslContext
+        let limits = self.configuration.limits
+        let logger = self.logger
+        let bootstrap = ClientBootstrap(group: eventLoop)
+            .connectTimeout(self.configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                do {
+                    let sync = channel.pipeline.syncOperations
+                    let tlsHandler = try NIOSSLClientHandler(context: sslContext, serverHostname: sniHostname)
+                    try sync.addHandler(tlsHandler)
+                    let handler = ConnectionHandler(role: .client, limits: limits, logger: logger, server: nil)
+                    handler.client?.readyPromise = ready
+                    handler.client?.usability = usable
+                    try sync.addHandler(handler)
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+        return bootstrap.connect(host: self.configuration.host, port: self.configuration.port).flatMap { channel in
+            ready.futureResult.flatMapThrowing { settings in
+                let handler = try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self)
+                return Connection(
+                    channel: channel,
+                    handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
+                    peerSettings: settings,
+                    usable: usable
+                )
+            }
+        }
+    }
+
+    // MARK: - Calls
+
+    /// One call's task-side handles.
+    private struct Call: Sendable {
+        let connection: Connection
+        let cell: StreamIDCell
+        let inbound: InboundMessages
+        let outbound: OutboundQueue
+
+        func cancel(_ error: RPCError) {
+            let handler = self.connection.handler
+            let cell = self.cell
+            self.connection.channel.eventLoop.execute {
+                handler.value.cancelClientStream(cell, error: error)
+            }
+        }
+
+        /// Runs `body`; if the task is cancelled or `body` returns or throws while the call is
+        /// still open, the call is reset so the server stops working on it.
+        func run<Result>(_ body: () async throws -> Result) async throws -> Result {
+            do {
+                let result = try await withTaskCancellationHandler {
+                    try await body()
+                } onCancel: {
+                    self.cancel(RPCError(code: .cancelled, message: "the call was cancelled"))
+                }
+                if !self.inbound.isFinished {
+                    self.cancel(RPCError(code: .cancelled, message: "the caller finished the call early"))
+                }
+                return result
+            } catch {
+                if !self.inbound.isFinished {
+                    self.cancel(RPCError(code: .cancelled, message: "the caller failed: \(error)"))
+                }
+                if error is CancellationError {
+                    throw RPCError(code: .cancelled, message: "the call was cancelled")
+                }
+                throw error
+            }
+        }
+
+        func responses<Response: RPCMessage>(_ type: Response.Type) -> RPCResponseStream<Response> {
+            RPCResponseStream(inbound: self.inbound, decodeFailureCode: .internalError)
+        }
+
+        func requestWriter<Request: RPCMessage>(_ type: Request.Type) -> RPCRequestWriter<Request> {
+            RPCRequestWriter(outbound: self.outbound, maxMessageSize: self.connection.peerSettings.maxMessageSize)
+        }
+
+        /// The single response of a unary or client-streaming call, after the OK trailers.
+        func singleResponse<Response: RPCMessage>(_ type: Response.Type) async throws -> Response {
+            guard let payload = try await self.inbound.next() else {
+                throw RPCError(code: .internalError, message: "the server ended the call without a response")
+            }
+            guard try await self.inbound.next() == nil else {
+                throw RPCError(code: .internalError, message: "the server sent more than one response")
+            }
+            do {
+                return try Response(rpcPayload: payload)
+            } catch {
+                throw RPCError(code: .internalError, message: "could not decode \(Response.self): \(error)")
+            }
+        }
+    }
+
+    private func startCall(
+        _ method: MethodDescriptor,
+        options: CallOptions,
+        firstMessage: (some RPCMessage)?,
+        endStream: Bool
+    ) async throws -> Call {
+        let connection = try await self.connection()
+        var first: ByteBuffer?
+        if let firstMessage {
+            first = try encodeForSending(firstMessage, maxMessageSize: connection.peerSettings.maxMessageSize).0
+        }
+        let cell = StreamIDCell()
+        let eventLoop = connection.channel.eventLoop
+        let (inbound, outbound) = ConnectionHandler.makeStreamIO(
+            cell: cell,
+            loopBound: connection.handler,
+            eventLoop: eventLoop,
+            limits: self.configuration.limits
+        )
+        var timeoutMicroseconds: UInt64?
+        var deadline: NIODeadline?
+        if let timeout = options.timeout {
+            let (seconds, attoseconds) = timeout.components
+            let micros = max(1, seconds * 1_000_000 + attoseconds / 1_000_000_000_000)
+            timeoutMicroseconds = UInt64(micros)
+            deadline = .now() + .microseconds(micros)
+        }
+        let open = ClientStreamOpen(
+            cell: cell,
+            headers: RequestHeaders(path: method.path, timeoutMicroseconds: timeoutMicroseconds, metadata: options.metadata),
+            inbound: inbound,
+            outbound: outbound,
+            firstMessage: first,
+            endStream: endStream,
+            deadline: deadline
+        )
+        let handler = connection.handler
+        eventLoop.execute {
+            handler.value.openClientStream(open)
+        }
+        return Call(connection: connection, cell: cell, inbound: inbound, outbound: outbound)
+    }
+
+    /// A unary call: one request, one response.
+    ///
+    /// - Throws: ``RPCError`` with the server's status, DEADLINE_EXCEEDED, CANCELLED, or
+    ///   UNAVAILABLE when the server cannot be reached.
+    public func unary<Request: RPCMessage, Response: RPCMessage>(
+        _ method: MethodDescriptor,
+        request: Request,
+        responseType: Response.Type = Response.self,
+        options: CallOptions = .defaults
+    ) async throws -> Response {
+        let call = try await self.startCall(method, options: options, firstMessage: request, endStream: true)
+        return try await call.run {
+            try await call.singleResponse(Response.self)
+        }
+    }
+
+    /// A server-streaming call: `body` reads the responses; returning early cancels the call.
+    public func serverStreaming<Request: RPCMessage, Response: RPCMessage, Result: Sendable>(
+        _ method: MethodDescriptor,
+        request: Request,
+        responseType: Response.Type = Response.self,
+        options: CallOptions = .defaults,
+        body: (RPCResponseStream<Response>) async throws -> Result
+    ) async throws -> Result {
+        let call = try await self.startCall(method, options: options, firstMessage: request, endStream: true)
+        return try await call.run {
+            try await body(call.responses(Response.self))
+        }
+    }
+
+    /// A client-streaming call: `body` writes the requests; when it returns, the client
+    /// half-closes and waits for the single response.
+    public func clientStreaming<Request: RPCMessage, Response: RPCMessage>(
+        _ method: MethodDescriptor,
+        requestType: Request.Type = Request.self,
+        responseType: Response.Type = Response.self,
+        options: CallOptions = .defaults,
+        body: (RPCRequestWriter<Request>) async throws -> Void
+    ) async throws -> Response {
+        let call = try await self.startCall(method, options: options, firstMessage: Request?.none, endStream: false)
+        return try await call.run {
+            let writer = call.requestWriter(Request.self)
+            try await body(writer)
+            writer.finish()
+            return try await call.singleResponse(Response.self)
+        }
+    }
+
+    /// A bidirectional-streaming call: `body` writes requests and reads responses concurrently
+    /// (e.g. in a task group). Call `finish()` on the writer to half-close; returning from
+    /// `body` before the server ends the call cancels it.
+    public func bidiStreaming<Request: RPCMessage, Response: RPCMessage, Result: Sendable>(
+        _ method: MethodDescriptor,
+        requestType: Request.Type = Request.self,
+        responseType: Response.Type = Response.self,
+        options: CallOptions = .defaults,
+        body: (RPCRequestWriter<Request>, RPCResponseStream<Response>) async throws -> Result
+    ) async throws -> Result {
+        let call = try await self.startCall(method, options: options, firstMessage: Request?.none, endStream: false)
+        return try await call.run {
+            try await body(call.requestWriter(Request.self), call.responses(Response.self))
+        }
+    }
+}
+
+/// Whether a connection still accepts new calls (cleared on GOAWAY and close).
+final class ConnectionUsability: Sendable {
+    private let usable = Atomic<Bool>(true)
+
+    var isUsable: Bool { self.usable.load(ordering: .relaxed) }
+
+    func markUnusable() {
+        self.usable.store(false, ordering: .relaxed)
+    }
+}

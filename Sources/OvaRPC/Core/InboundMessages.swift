@@ -1,0 +1,162 @@
+import NIOCore
+import Synchronization
+
+/// Messages received on one stream, handed from the event loop to the task consuming them.
+///
+/// The event loop appends whole (reassembled) messages; the consumer takes them one at a time.
+/// Nothing here is unbounded: the peer can only send what the stream's flow-control window
+/// allows, and the window is reopened (through `onConsumed`) only as the consumer takes
+/// messages, so a slow consumer stops the sender instead of growing this buffer.
+final class InboundMessages: Sendable {
+    private struct State {
+        var messages = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+        var end: RPCError?? = nil  // nil: open; .some(nil): finished cleanly; .some(error): failed
+        var waiter: CheckedContinuation<ByteBuffer?, any Error>?
+        var consumedBytes = 0
+    }
+
+    private let state = Mutex(State())
+    /// Bytes consumed since the last report are reported once they reach this many.
+    private let reportThreshold: Int
+    /// Called (from the consuming task) with a number of consumed payload bytes.
+    private let onConsumed: @Sendable (Int) -> Void
+
+    init(reportThreshold: Int, onConsumed: @escaping @Sendable (Int) -> Void) {
+        self.reportThreshold = max(1, reportThreshold)
+        self.onConsumed = onConsumed
+    }
+
+    // MARK: - Producer (event loop)
+
+    func append(_ message: ByteBuffer) {
+        let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
+            guard state.end == nil else { return nil }
+            if let waiter = state.waiter {
+                state.waiter = nil
+                state.consumedBytes += message.readableBytes
+                return waiter
+            }
+            state.messages.append(message)
+            return nil
+        }
+        if let waiter {
+            waiter.resume(returning: message)
+            self.reportIfNeeded()
+        }
+    }
+
+    /// Ends the sequence: cleanly (`error == nil`) after the buffered messages, or with an error
+    /// that the consumer sees once the buffered messages are gone.
+    func finish(error: RPCError? = nil) {
+        let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
+            guard state.end == nil else { return nil }
+            state.end = .some(error)
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        if let waiter {
+            if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
+        }
+    }
+
+    /// Fails at once, dropping buffered messages (cancellation, reset, deadline).
+    func fail(_ error: RPCError) {
+        let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
+            state.messages.removeAll()
+            if case .some(.some) = state.end { return nil }
+            state.end = .some(error)
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume(throwing: error)
+    }
+
+    // MARK: - Consumer (task)
+
+    /// The sequence has ended (cleanly or not): nothing more will be appended.
+    var isFinished: Bool {
+        self.state.withLock { $0.end != nil }
+    }
+
+    /// The next message, `nil` at a clean end.
+    func next() async throws -> ByteBuffer? {
+        enum Immediate {
+            case message(ByteBuffer)
+            case end
+            case error(RPCError)
+            case wait
+        }
+        let immediate: Immediate = self.state.withLock { state in
+            if let message = state.messages.popFirst() {
+                state.consumedBytes += message.readableBytes
+                return .message(message)
+            }
+            switch state.end {
+            case .none: return .wait
+            case .some(.none): return .end
+            case .some(.some(let error)): return .error(error)
+            }
+        }
+        switch immediate {
+        case .message(let message):
+            self.reportIfNeeded()
+            return message
+        case .end:
+            return nil
+        case .error(let error):
+            throw error
+        case .wait:
+            break
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ByteBuffer?, any Error>) in
+                enum Outcome {
+                    case parked
+                    case message(ByteBuffer)
+                    case end
+                    case error(any Error)
+                }
+                let outcome: Outcome = self.state.withLock { state in
+                    if Task.isCancelled { return .error(CancellationError()) }
+                    if let message = state.messages.popFirst() {
+                        state.consumedBytes += message.readableBytes
+                        return .message(message)
+                    }
+                    switch state.end {
+                    case .none:
+                        state.waiter = continuation
+                        return .parked
+                    case .some(.none): return .end
+                    case .some(.some(let error)): return .error(error)
+                    }
+                }
+                switch outcome {
+                case .parked: break
+                case .message(let message): continuation.resume(returning: message)
+                case .end: continuation.resume(returning: nil)
+                case .error(let error): continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { state in
+                let waiter = state.waiter
+                state.waiter = nil
+                return waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    private func reportIfNeeded() {
+        let consumed: Int = self.state.withLock { state in
+            guard state.consumedBytes >= self.reportThreshold else { return 0 }
+            defer { state.consumedBytes = 0 }
+            return state.consumedBytes
+        }
+        if consumed > 0 {
+            self.onConsumed(consumed)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import NIOCore
+
+/// Received messages of one call, in order: a server handler's requests
+/// (``RPCRequestStream``) or a client's responses (``RPCResponseStream``).
+///
+/// Iteration ends at the peer's half-close (server) or OK trailers (client); it throws
+/// ``RPCError`` when the call fails (the server's status, a deadline, a cancellation, or a
+/// message that does not decode).
+public struct RPCMessageStream<Message: RPCMessage>: AsyncSequence, Sendable {
+    public typealias Element = Message
+
+    let inbound: InboundMessages
+    /// The status reported when a message fails to decode.
+    let decodeFailureCode: StatusCode
+
+    init(inbound: InboundMessages, decodeFailureCode: StatusCode) {
+        self.inbound = inbound
+        self.decodeFailureCode = decodeFailureCode
+    }
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let inbound: InboundMessages
+        let decodeFailureCode: StatusCode
+
+        public mutating func next() async throws -> Message? {
+            guard let payload = try await self.inbound.next() else { return nil }
+            do {
+                return try Message(rpcPayload: payload)
+            } catch {
+                throw RPCError(
+                    code: self.decodeFailureCode,
+                    message: "could not decode \(Message.self): \(error)"
+                )
+            }
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(inbound: self.inbound, decodeFailureCode: self.decodeFailureCode)
+    }
+}
+
+/// A server handler's view of the request messages.
+public typealias RPCRequestStream<Message: RPCMessage> = RPCMessageStream<Message>
+/// A client's view of the response messages.
+public typealias RPCResponseStream<Message: RPCMessage> = RPCMessageStream<Message>
+
+/// Encodes a message behind room for a frame header, so the event loop can frame it in place.
+func encodeForSending(_ message: some RPCMessage, maxMessageSize: Int) throws -> (ByteBuffer, Int) {
+    var buffer = ByteBufferAllocator().buffer(capacity: 64 + FrameHeader.size)
+    buffer.moveWriterIndex(forwardBy: FrameHeader.size)
+    message.encodeRPCPayload(into: &buffer)
+    let size = buffer.readableBytes - FrameHeader.size
+    guard size <= maxMessageSize else {
+        throw RPCError(
+            code: .resourceExhausted,
+            message: "message of \(size) bytes exceeds the peer's limit of \(maxMessageSize) bytes"
+        )
+    }
+    return (buffer, size)
+}
+
+/// A server handler's writer for response messages (server- and bidi-streaming calls).
+///
+/// `write` returns once the message is queued; it suspends while the client reads too slowly
+/// for the queue to drain (flow control), so a handler can never buffer without bound.
+public struct RPCResponseWriter<Message: RPCMessage>: Sendable {
+    let outbound: OutboundQueue
+    let maxMessageSize: Int
+
+    init(outbound: OutboundQueue, maxMessageSize: Int) {
+        self.outbound = outbound
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// Sends one response message.
+    ///
+    /// - Throws: ``RPCError`` when the call has ended (cancelled, deadline exceeded) or the
+    ///   message is larger than the client accepts.
+    public func write(_ message: Message) async throws {
+        let (buffer, size) = try encodeForSending(message, maxMessageSize: self.maxMessageSize)
+        try await self.outbound.write(.message(buffer, endStream: false), bytes: size)
+    }
+
+    /// Sends the response's initial metadata. Optional; only before the first message.
+    public func writeMetadata(_ metadata: Metadata) async throws {
+        try await self.outbound.write(.headers(metadata), bytes: 0)
+    }
+}
+
+/// A client's writer for request messages (client- and bidi-streaming calls).
+public struct RPCRequestWriter<Message: RPCMessage>: Sendable {
+    let outbound: OutboundQueue
+    let maxMessageSize: Int
+
+    init(outbound: OutboundQueue, maxMessageSize: Int) {
+        self.outbound = outbound
+        self.maxMessageSize = maxMessageSize
+    }
+
+    /// Sends one request message, suspending while the server's flow-control window is full.
+    public func write(_ message: Message) async throws {
+        let (buffer, size) = try encodeForSending(message, maxMessageSize: self.maxMessageSize)
+        try await self.outbound.write(.message(buffer, endStream: false), bytes: size)
+    }
+
+    /// Half-closes: tells the server no more requests follow. Idempotent; done automatically
+    /// when the request closure returns.
+    public func finish() {
+        self.outbound.enqueue(.halfClose)
+    }
+}

@@ -1,0 +1,136 @@
+import NIOCore
+import Synchronization
+
+/// What a task wants sent on one stream, in order.
+enum OutboundItem: Sendable {
+    case headers(Metadata)
+    case message(ByteBuffer, endStream: Bool)
+    case halfClose
+    case trailers(Trailers)
+}
+
+/// Hands a stream's outbound items from the task producing them to the event loop.
+///
+/// Writers append and return at once while fewer than `highWatermark` bytes wait; past that
+/// they suspend until the event loop has sent enough (which it does only as the peer's
+/// flow-control windows allow). One scheduled drain takes everything queued, so a burst of
+/// writes costs one event-loop hop and one flush.
+final class OutboundQueue: Sendable {
+    private struct State {
+        var items: [OutboundItem] = []
+        var queuedBytes = 0
+        var drainScheduled = false
+        var waiter: CheckedContinuation<Void, any Error>?
+        var closedWith: RPCError?
+    }
+
+    private let state = Mutex(State())
+    private let highWatermark: Int
+    private let lowWatermark: Int
+    /// Asks the event loop to call the connection's drain for this stream.
+    private let scheduleDrain: @Sendable () -> Void
+
+    init(highWatermark: Int, scheduleDrain: @escaping @Sendable () -> Void) {
+        self.highWatermark = highWatermark
+        self.lowWatermark = highWatermark / 2
+        self.scheduleDrain = scheduleDrain
+    }
+
+    // MARK: - Producer (task)
+
+    /// Queues an item, suspending while too much is already waiting.
+    ///
+    /// - Throws: the error the stream ended with (cancelled, deadline, reset by the peer).
+    func write(_ item: OutboundItem, bytes: Int) async throws {
+        let (schedule, mustWait): (Bool, Bool) = try self.state.withLock { state in
+            if let error = state.closedWith { throw error }
+            state.items.append(item)
+            state.queuedBytes += bytes
+            let schedule = !state.drainScheduled
+            state.drainScheduled = true
+            return (schedule, state.queuedBytes > self.highWatermark)
+        }
+        if schedule { self.scheduleDrain() }
+        if mustWait { try await self.waitForRoom() }
+    }
+
+    /// Queues an item without waiting (final items: trailers, half-close).
+    /// Returns false when the stream is already closed.
+    @discardableResult
+    func enqueue(_ item: OutboundItem, bytes: Int = 0) -> Bool {
+        let schedule: Bool? = self.state.withLock { state in
+            if state.closedWith != nil { return nil }
+            state.items.append(item)
+            state.queuedBytes += bytes
+            let schedule = !state.drainScheduled
+            state.drainScheduled = true
+            return schedule
+        }
+        guard let schedule else { return false }
+        if schedule { self.scheduleDrain() }
+        return true
+    }
+
+    private func waitForRoom() async throws {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let outcome: Result<Bool, any Error> = self.state.withLock { state in
+                    if let error = state.closedWith { return .failure(error) }
+                    if Task.isCancelled { return .failure(CancellationError()) }
+                    if state.queuedBytes <= self.lowWatermark { return .success(true) }
+                    state.waiter = continuation
+                    return .success(false)
+                }
+                switch outcome {
+                case .success(true): continuation.resume()
+                case .success(false): break
+                case .failure(let error): continuation.resume(throwing: error)
+                }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { state in
+                let waiter = state.waiter
+                state.waiter = nil
+                return waiter
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    // MARK: - Consumer (event loop)
+
+    /// Everything queued since the last call; the next write schedules a new drain.
+    func takeAll() -> [OutboundItem] {
+        self.state.withLock { state in
+            state.drainScheduled = false
+            guard !state.items.isEmpty else { return [] }
+            let items = state.items
+            state.items = []
+            return items
+        }
+    }
+
+    /// The event loop has handed `bytes` to the channel.
+    func sent(bytes: Int) {
+        guard bytes > 0 else { return }
+        let waiter: CheckedContinuation<Void, any Error>? = self.state.withLock { state in
+            state.queuedBytes -= bytes
+            guard state.queuedBytes <= self.lowWatermark, let waiter = state.waiter else { return nil }
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume()
+    }
+
+    /// The stream is over: pending and future writes fail with `error`.
+    func close(_ error: RPCError) {
+        let waiter: CheckedContinuation<Void, any Error>? = self.state.withLock { state in
+            if state.closedWith == nil { state.closedWith = error }
+            state.items = []
+            let waiter = state.waiter
+            state.waiter = nil
+            return waiter
+        }
+        waiter?.resume(throwing: error)
+    }
+}

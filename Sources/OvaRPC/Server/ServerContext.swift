@@ -1,0 +1,61 @@
+import Logging
+import NIOCore
+import Synchronization
+
+/// Everything a handler knows about its call besides the messages.
+public final class ServerContext: Sendable {
+    public let method: MethodDescriptor
+    public let requestMetadata: Metadata
+    /// The client's address, e.g. `127.0.0.1:53412`.
+    public let peerAddress: String
+    /// Unique per call; logged with every line about it and returned in error details.
+    public let requestID: String
+    /// When the call times out, if the client set a deadline.
+    public let deadline: NIODeadline?
+    /// A logger carrying `request_id` and `method`.
+    public let logger: Logger
+    /// Values that interceptors attach for handlers (e.g. the authenticated principal).
+    public let attributes = ContextAttributes()
+
+    private let trailing = Mutex(Metadata())
+
+    init(
+        method: MethodDescriptor,
+        requestMetadata: Metadata,
+        peerAddress: String,
+        requestID: String,
+        deadline: NIODeadline?,
+        logger: Logger
+    ) {
+        self.method = method
+        self.requestMetadata = requestMetadata
+        self.peerAddress = peerAddress
+        self.requestID = requestID
+        self.deadline = deadline
+        self.logger = logger
+    }
+
+    /// Adds metadata to the call's trailers.
+    public func addTrailingMetadata(_ value: String, forKey key: String) {
+        self.trailing.withLock { $0.addString(value, forKey: key) }
+    }
+
+    var trailingMetadata: Metadata {
+        self.trailing.withLock { $0 }
+    }
+}
+
+/// A key for ``ContextAttributes``.
+public protocol ContextAttributeKey {
+    associatedtype Value: Sendable
+}
+
+/// Typed values attached to a call by interceptors.
+public final class ContextAttributes: Sendable {
+    private let values = Mutex<[ObjectIdentifier: any Sendable]>([:])
+
+    public subscript<Key: ContextAttributeKey>(key: Key.Type) -> Key.Value? {
+        get { self.values.withLock { $0[ObjectIdentifier(key)] as? Key.Value } }
+        set { self.values.withLock { $0[ObjectIdentifier(key)] = newValue } }
+    }
+}

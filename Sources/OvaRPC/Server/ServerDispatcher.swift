@@ -1,0 +1,178 @@
+import Logging
+import NIOCore
+
+/// What a server connection needs to run calls: the routes, the interceptors, and identity
+/// for logs.
+struct ServerDispatcher: Sendable {
+    let router: RPCRouter
+    let interceptors: [any ServerInterceptor]
+    /// Random per connection; with the stream id it makes each call's request id.
+    let connectionID: String
+    let peerAddress: String
+    let callLogger: Logger
+    let metrics: ServerMetrics
+
+    func logCompleted(stream: StreamState, trailers: Trailers, handler: ConnectionHandler) {
+        self.metrics.callEnded()
+        self.log(path: stream.path, streamID: stream.id, code: trailers.code, message: trailers.message, openedAt: stream.openedAt)
+    }
+
+    func logRejected(stream: StreamState, error: RPCError, handler: ConnectionHandler) {
+        if stream.handlerTask != nil || stream.pendingStart != nil {
+            self.metrics.callEnded()
+        }
+        self.log(path: stream.path, streamID: stream.id, code: error.code, message: error.message, openedAt: stream.openedAt)
+    }
+
+    /// The access log: successful calls at debug, failures at info, server faults at warning.
+    func log(path: String, streamID: UInt32, code: StatusCode, message: String, openedAt: NIODeadline) {
+        let level: Logger.Level
+        switch code {
+        case .ok: level = .debug
+        case .internalError, .unknown, .dataLoss: level = .warning
+        default: level = .info
+        }
+        guard self.callLogger.logLevel <= level else { return }
+        let micros = (NIODeadline.now() - openedAt).nanoseconds / 1000
+        self.callLogger.log(
+            level: level,
+            "call finished",
+            metadata: [
+                "request_id": "\(self.connectionID)-\(streamID)",
+                "method": "\(path)",
+                "status": "\(code.name)",
+                "duration_us": "\(micros)",
+                "peer": "\(self.peerAddress)",
+                "error": message.isEmpty ? nil : "\(message)",
+            ].compactMapValues { $0 }
+        )
+    }
+}
+
+extension ConnectionHandler {
+    /// A client opened a stream.
+    func serverReceivedHeaders(streamID: UInt32, headers: RequestHeaders, endStream: Bool) throws {
+        guard let server = self.server, let eventLoop = self.eventLoop else { return }
+        guard streamID % 2 == 1, streamID > self.highestStreamID else {
+            throw ConnectionError(code: .internalError, message: "stream ids must be odd and increasing (got \(streamID))")
+        }
+        self.highestStreamID = streamID
+
+        func reject(_ code: StatusCode, _ message: String) {
+            self.emit(.trailers(streamID: streamID, Trailers(code: code, message: message)))
+            server.log(path: headers.path, streamID: streamID, code: code, message: message, openedAt: .now())
+        }
+        if self.goAwaySent != nil {
+            return reject(.unavailable, "the server is shutting down")
+        }
+        guard self.streams.count < self.limits.settings.maxConcurrentStreams else {
+            return reject(.resourceExhausted, "too many concurrent streams (limit \(self.limits.settings.maxConcurrentStreams))")
+        }
+        guard let route = server.router.route(forPath: headers.path) else {
+            return reject(.unimplemented, "unknown method \(headers.path)")
+        }
+
+        let cell = StreamIDCell(streamID)
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let (inbound, outbound) = Self.makeStreamIO(cell: cell, loopBound: loopBound, eventLoop: eventLoop, limits: self.limits)
+        let stream = StreamState(
+            id: streamID,
+            inbound: inbound,
+            outbound: outbound,
+            sendWindow: self.peerSettings.initialStreamWindow,
+            receiveWindow: self.limits.settings.initialStreamWindow
+        )
+        stream.path = headers.path
+        self.addStream(stream)
+
+        var deadline: NIODeadline?
+        if let timeout = headers.timeoutMicroseconds {
+            let at = NIODeadline.now() + .microseconds(Int64(clamping: timeout))
+            deadline = at
+            self.scheduleDeadline(at, for: stream)
+        }
+
+        let requestID = "\(server.connectionID)-\(streamID)"
+        var logger = server.callLogger
+        logger[metadataKey: "request_id"] = "\(requestID)"
+        logger[metadataKey: "method"] = "\(headers.path)"
+        let context = ServerContext(
+            method: route.method,
+            requestMetadata: headers.metadata,
+            peerAddress: server.peerAddress,
+            requestID: requestID,
+            deadline: deadline,
+            logger: logger
+        )
+        let io = ServerCallIO(
+            inbound: inbound,
+            outbound: outbound,
+            context: context,
+            peerMaxMessageSize: self.peerSettings.maxMessageSize
+        )
+        server.metrics.callStarted()
+        let interceptors = server.interceptors
+        let start: () -> Void = { [weak stream] in
+            stream?.handlerTask = Self.startHandler(route: route, io: io, interceptors: interceptors)
+        }
+        if route.method.kind.isClientStreaming {
+            start()
+        } else {
+            // Unary and server-streaming handlers start when their single request is complete,
+            // so they usually run to completion on this event loop without a thread hop.
+            stream.pendingStart = start
+        }
+        if endStream {
+            self.remoteHalfClosed(stream)
+        }
+    }
+
+    /// Runs a handler in a task that starts on the current thread (the event loop) and stays
+    /// there until it first suspends.
+    static func startHandler(route: RPCRouter.Route, io: ServerCallIO, interceptors: [any ServerInterceptor]) -> Task<Void, Never> {
+        Task.immediate {
+            await Self.runHandler(route: route, io: io, interceptors: interceptors)
+        }
+    }
+
+    static func runHandler(route: RPCRouter.Route, io: ServerCallIO, interceptors: [any ServerInterceptor]) async {
+        do {
+            if interceptors.isEmpty {
+                try await route.run(io)
+            } else {
+                try await Self.intercept(interceptors[...], io: io, route: route)
+            }
+            io.outbound.enqueue(.trailers(Trailers(code: .ok, metadata: io.context.trailingMetadata)))
+        } catch {
+            let rpcError = RPCError.from(error)
+            if rpcError.code == .unknown, !(error is RPCError) {
+                io.context.logger.error("handler failed: \(String(reflecting: error))")
+            }
+            var metadata = io.context.trailingMetadata
+            for (key, value) in rpcError.metadata {
+                metadata.add(value, forKey: key)
+            }
+            metadata.addString(io.context.requestID, forKey: "ova-request-id")
+            io.outbound.enqueue(.trailers(Trailers(
+                code: rpcError.code,
+                message: rpcError.message,
+                details: rpcError.details,
+                metadata: metadata
+            )))
+        }
+    }
+
+    private static func intercept(
+        _ interceptors: ArraySlice<any ServerInterceptor>,
+        io: ServerCallIO,
+        route: RPCRouter.Route
+    ) async throws {
+        guard let first = interceptors.first else {
+            return try await route.run(io)
+        }
+        let rest = interceptors.dropFirst()
+        try await first.intercept(context: io.context) {
+            try await Self.intercept(rest, io: io, route: route)
+        }
+    }
+}

@@ -1,0 +1,693 @@
+import Logging
+import NIOCore
+
+/// Sent down a server connection's pipeline to start a graceful shutdown: GOAWAY, let the
+/// accepted streams finish, then close.
+struct GracefulShutdownEvent: Sendable {}
+
+/// One OVA connection, either role: frames in, frames out, streams, flow control, limits.
+///
+/// All state is confined to the channel's event loop. Tasks (handlers, client calls) talk to
+/// it only through ``InboundMessages`` and ``OutboundQueue`` and by scheduling closures on the
+/// event loop. Frames produced while handling a read burst or a drain are coalesced into one
+/// buffer and written with one flush.
+final class ConnectionHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let role: ConnectionRole
+    let limits: ConnectionLimits
+    var logger: Logger
+
+    var context: ChannelHandlerContext?
+    var eventLoop: (any EventLoop)?
+    private var decoder: NIOSingleStepByteToMessageProcessor<FrameDecoder>
+
+    /// The peer's settings (protocol defaults until its SETTINGS frame arrives).
+    var peerSettings = Settings()
+    var receivedPeerSettings = false
+    private var handshakeTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+
+    // Flow control, connection level.
+    var connectionSendWindow: Int
+    private var connectionReceiveWindow: Int
+    private var connectionPendingCredit = 0
+
+    var streams: [UInt32: StreamState] = [:]
+    /// Highest stream id opened by the client (server role) or allocated (client role).
+    var highestStreamID: UInt32 = 0
+    /// Streams waiting for connection-level send window.
+    private var blockedStreams: Set<UInt32> = []
+
+    // Shutdown.
+    var goAwaySent: UInt32?
+    var goAwayReceived: UInt32?
+    var closed = false
+
+    // Flood protection.
+    private var pingBucket: TokenBucket?
+    private var resetWindowStart = NIODeadline.now()
+    private var resetsInWindow = 0
+
+    // Output coalescing.
+    private var output: ByteBuffer?
+    private var inReadBurst = false
+    private var flushScheduled = false
+
+    // Role-specific parts.
+    let server: ServerDispatcher?
+    var client: ClientState?
+
+    init(role: ConnectionRole, limits: ConnectionLimits, logger: Logger, server: ServerDispatcher?) {
+        self.role = role
+        self.limits = limits
+        self.logger = logger
+        self.server = server
+        self.client = role == .client ? ClientState() : nil
+        self.decoder = NIOSingleStepByteToMessageProcessor(
+            FrameDecoder(
+                role: role,
+                maxFrameSize: limits.settings.maxFrameSize,
+                maxMetadataSize: limits.settings.maxMetadataSize
+            ),
+            maximumBufferSize: limits.settings.maxFrameSize + FrameHeader.size + ConnectionPreface.bytes.count
+        )
+        self.connectionSendWindow = Settings().initialConnectionWindow
+        self.connectionReceiveWindow = limits.settings.initialConnectionWindow
+    }
+
+    // MARK: - Lifecycle
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.eventLoop = context.eventLoop
+        self.pingBucket = TokenBucket(capacity: self.limits.pingBurst, perSecond: self.limits.pingsPerSecond, now: .now())
+        if context.channel.isActive {
+            self.start(context: context)
+        }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.start(context: context)
+        context.fireChannelActive()
+    }
+
+    private var started = false
+
+    private func start(context: ChannelHandlerContext) {
+        guard !self.started else { return }
+        self.started = true
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.handshakeTimer = context.eventLoop.scheduleTask(in: self.limits.handshakeTimeout) {
+            let handler = loopBound.value
+            guard !handler.receivedPeerSettings else { return }
+            handler.logger.info("closing connection: handshake timed out")
+            handler.closeConnection(code: .deadlineExceeded, message: "handshake timed out")
+        }
+        if self.role == .client {
+            self.emitRaw(ConnectionPreface.bytes)
+        }
+        self.emit(.settings(self.limits.settings))
+        self.flushNow()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closed = true
+        self.handshakeTimer?.cancel()
+        self.handshakeTimer = nil
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+        let error = RPCError(code: .unavailable, message: "the connection was closed")
+        for stream in self.streams.values {
+            self.abandon(stream, error: error)
+        }
+        self.streams.removeAll()
+        self.client?.connectionClosed(error: error)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // TLS failures (plaintext on the TLS port, bad certificates) and I/O errors end the
+        // connection; they never reach other connections.
+        self.logger.debug("connection error: \(error)")
+        self.client?.connectionClosed(error: RPCError(code: .unavailable, message: "connection failed: \(error)"))
+        context.close(promise: nil)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is GracefulShutdownEvent {
+            self.beginGracefulShutdown()
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    // MARK: - Reading
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let buffer = self.unwrapInboundIn(data)
+        self.inReadBurst = true
+        do {
+            try self.decoder.process(buffer: buffer) { frame in
+                try self.handle(frame)
+            }
+        } catch let error as WireError {
+            self.logger.info("closing connection: protocol error: \(error.detail)")
+            self.closeConnection(code: error.statusCode, message: error.detail)
+        } catch let error as ConnectionError {
+            self.logger.info("closing connection: \(error.message)")
+            self.closeConnection(code: error.code, message: error.message)
+        } catch {
+            self.logger.info("closing connection: \(error)")
+            self.closeConnection(code: .internalError, message: "\(error)")
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.inReadBurst = false
+        self.flushNow()
+        context.fireChannelReadComplete()
+    }
+
+    /// A violation that ends the connection with GOAWAY.
+    struct ConnectionError: Error {
+        var code: StatusCode
+        var message: String
+    }
+
+    private func handle(_ frame: Frame) throws {
+        if self.closed { return }
+        if !self.receivedPeerSettings {
+            guard case .settings(let settings) = frame else {
+                throw ConnectionError(code: .internalError, message: "the first frame must be SETTINGS")
+            }
+            try self.applyPeerSettings(settings)
+            return
+        }
+        switch frame {
+        case .settings:
+            throw ConnectionError(code: .internalError, message: "SETTINGS may be sent only once")
+        case .settingsAck:
+            break
+        case .requestHeaders(let streamID, let headers, let endStream):
+            guard self.role == .server else {
+                throw ConnectionError(code: .internalError, message: "a server may not open streams")
+            }
+            try self.serverReceivedHeaders(streamID: streamID, headers: headers, endStream: endStream)
+        case .responseHeaders(let streamID, let metadata):
+            self.client?.receivedResponseHeaders(streamID: streamID, metadata: metadata)
+        case .message(let streamID, let payload, let flags):
+            try self.receivedMessage(streamID: streamID, payload: payload, flags: flags)
+        case .halfClose(let streamID):
+            try self.receivedHalfClose(streamID: streamID)
+        case .trailers(let streamID, let trailers):
+            guard self.role == .client else {
+                throw ConnectionError(code: .internalError, message: "a client may not send TRAILERS")
+            }
+            self.clientReceivedTrailers(streamID: streamID, trailers: trailers)
+        case .reset(let streamID, let code):
+            try self.receivedReset(streamID: streamID, code: code)
+        case .windowUpdate(let streamID, let increment):
+            try self.receivedWindowUpdate(streamID: streamID, increment: Int(increment))
+        case .ping(let data, let ack):
+            if !ack {
+                guard self.pingBucket?.take(now: .now()) ?? true else {
+                    throw ConnectionError(code: .resourceExhausted, message: "too many PING frames")
+                }
+                self.emit(.ping(data: data, ack: true))
+            }
+        case .goAway(let lastStreamID, let code, let message):
+            self.receivedGoAway(lastStreamID: lastStreamID, code: code, message: message)
+        }
+    }
+
+    private func applyPeerSettings(_ settings: Settings) throws {
+        self.peerSettings = settings
+        self.receivedPeerSettings = true
+        self.handshakeTimer?.cancel()
+        self.handshakeTimer = nil
+        self.connectionSendWindow = settings.initialConnectionWindow
+        self.emit(.settingsAck)
+        if self.role == .server {
+            self.resetIdleTimer()
+        }
+        self.client?.ready(handler: self)
+    }
+
+    private func receivedMessage(streamID: UInt32, payload: ByteBuffer, flags: FrameFlags) throws {
+        let length = payload.readableBytes
+        self.connectionReceiveWindow -= length
+        guard self.connectionReceiveWindow >= 0 else {
+            throw ConnectionError(code: .resourceExhausted, message: "the connection flow-control window was exceeded")
+        }
+        guard let stream = self.streams[streamID] else {
+            // A stream that already ended (reset, rejected, finished): the bytes still count
+            // against the connection window, so return them at once.
+            try self.checkKnownStream(streamID)
+            self.creditConnection(length)
+            return
+        }
+        stream.receiveWindow -= length
+        stream.uncreditedBytes += length
+        guard stream.receiveWindow >= 0 else {
+            throw ConnectionError(code: .resourceExhausted, message: "stream \(streamID) exceeded its flow-control window")
+        }
+        if stream.remoteClosed {
+            throw ConnectionError(code: .internalError, message: "MESSAGE on stream \(streamID) after its end")
+        }
+        let limit = self.limits.settings.maxMessageSize
+        let buffered = stream.reassembly?.readableBytes ?? 0
+        if buffered + length > limit {
+            self.messageTooLarge(stream, size: buffered + length, limit: limit)
+            return
+        }
+        let message: ByteBuffer
+        if flags.contains(.continued) {
+            if stream.reassembly == nil {
+                stream.reassembly = self.context?.channel.allocator.buffer(capacity: length * 2) ?? ByteBuffer()
+            }
+            var fragment = payload
+            stream.reassembly?.writeBuffer(&fragment)
+            return
+        } else if var assembled = stream.reassembly {
+            var fragment = payload
+            assembled.writeBuffer(&fragment)
+            stream.reassembly = nil
+            message = assembled
+        } else {
+            message = payload
+        }
+        stream.inbound.append(message)
+        if flags.contains(.endStream) {
+            guard self.role == .server else {
+                throw ConnectionError(code: .internalError, message: "END_STREAM from a server")
+            }
+            self.remoteHalfClosed(stream)
+        }
+    }
+
+    private func receivedHalfClose(streamID: UInt32) throws {
+        guard self.role == .server else {
+            throw ConnectionError(code: .internalError, message: "HALF_CLOSE from a server")
+        }
+        guard let stream = self.streams[streamID] else {
+            try self.checkKnownStream(streamID)
+            return
+        }
+        self.remoteHalfClosed(stream)
+    }
+
+    private func receivedReset(streamID: UInt32, code: StatusCode) throws {
+        guard streamID != 0 else { throw ConnectionError(code: .internalError, message: "RESET on stream 0") }
+        let now = NIODeadline.now()
+        if now - self.resetWindowStart > .seconds(10) {
+            self.resetWindowStart = now
+            self.resetsInWindow = 0
+        }
+        self.resetsInWindow += 1
+        if self.resetsInWindow > self.limits.maxResetsPerTenSeconds {
+            throw ConnectionError(code: .resourceExhausted, message: "too many RESET frames")
+        }
+        guard let stream = self.streams[streamID] else {
+            try self.checkKnownStream(streamID)
+            return
+        }
+        let error: RPCError
+        switch self.role {
+        case .server:
+            error = RPCError(code: .cancelled, message: "the client cancelled the call")
+        case .client:
+            error = RPCError(code: code, message: "the server reset the stream (\(code.name))")
+        }
+        self.removeStream(stream, error: error)
+    }
+
+    private func receivedWindowUpdate(streamID: UInt32, increment: Int) throws {
+        if streamID == 0 {
+            self.connectionSendWindow += increment
+            guard self.connectionSendWindow <= Settings.maxWindow else {
+                throw ConnectionError(code: .internalError, message: "connection window overflow")
+            }
+            let blocked = self.blockedStreams
+            self.blockedStreams.removeAll()
+            for id in blocked.sorted() {
+                if let stream = self.streams[id] { self.sendPending(stream) }
+            }
+        } else if let stream = self.streams[streamID] {
+            stream.sendWindow += increment
+            guard stream.sendWindow <= Settings.maxWindow else {
+                throw ConnectionError(code: .internalError, message: "stream \(streamID) window overflow")
+            }
+            self.sendPending(stream)
+        } else {
+            try self.checkKnownStream(streamID)
+        }
+    }
+
+    private func receivedGoAway(lastStreamID: UInt32, code: StatusCode, message: String) {
+        self.goAwayReceived = lastStreamID
+        self.logger.debug("received GOAWAY last=\(lastStreamID) code=\(code.name) \(message)")
+        if self.role == .client {
+            self.client?.receivedGoAway()
+            let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)")
+            for stream in self.streams.values where stream.id > lastStreamID {
+                self.removeStream(stream, error: error)
+            }
+        }
+        self.closeIfDrained()
+    }
+
+    /// Frames for a stream id the peer never opened are a protocol error; for one that ended
+    /// they are a harmless race.
+    private func checkKnownStream(_ streamID: UInt32) throws {
+        guard streamID != 0, streamID <= self.highestStreamID else {
+            throw ConnectionError(code: .internalError, message: "frame for unknown stream \(streamID)")
+        }
+    }
+
+    // MARK: - Flow control credit
+
+    /// A task consumed `bytes` of messages on `streamID`: reopen the windows.
+    func consumed(streamID: UInt32, bytes: Int) {
+        guard streamID != 0, let stream = self.streams[streamID] else { return }
+        stream.receiveWindow += bytes
+        stream.uncreditedBytes -= bytes
+        if !stream.remoteClosed {
+            self.emit(.windowUpdate(streamID: streamID, increment: UInt32(bytes)))
+        }
+        self.creditConnection(bytes)
+        self.flushSoon()
+    }
+
+    private func creditConnection(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        self.connectionReceiveWindow += bytes
+        self.connectionPendingCredit += bytes
+        if self.connectionPendingCredit >= self.limits.settings.initialConnectionWindow / 4 {
+            self.emit(.windowUpdate(streamID: 0, increment: UInt32(self.connectionPendingCredit)))
+            self.connectionPendingCredit = 0
+        }
+    }
+
+    /// The threshold at which a task reports consumed bytes.
+    var creditReportThreshold: Int {
+        max(1, self.limits.settings.initialStreamWindow / 2)
+    }
+
+    // MARK: - Streams
+
+    /// Creates the objects shared between the event loop and the task of a stream. The stream
+    /// id is read from `cell` when the callbacks run (a client learns its id on the event loop,
+    /// after these objects exist).
+    static func makeStreamIO(
+        cell: StreamIDCell,
+        loopBound: NIOLoopBound<ConnectionHandler>,
+        eventLoop: any EventLoop,
+        limits: ConnectionLimits
+    ) -> (InboundMessages, OutboundQueue) {
+        let inbound = InboundMessages(reportThreshold: max(1, limits.settings.initialStreamWindow / 2)) { bytes in
+            eventLoop.execute { loopBound.value.consumed(streamID: cell.value, bytes: bytes) }
+        }
+        let outbound = OutboundQueue(highWatermark: limits.outboundHighWatermark) {
+            eventLoop.execute { loopBound.value.drain(streamID: cell.value) }
+        }
+        return (inbound, outbound)
+    }
+
+    func addStream(_ stream: StreamState) {
+        self.streams[stream.id] = stream
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+    }
+
+    /// Ends a stream locally: fails its task-facing queues with `error` and forgets it.
+    func removeStream(_ stream: StreamState, error: RPCError?) {
+        guard self.streams.removeValue(forKey: stream.id) != nil else { return }
+        if let error {
+            self.abandon(stream, error: error)
+        } else {
+            stream.deadlineTimer?.cancel()
+        }
+        self.blockedStreams.remove(stream.id)
+        self.creditConnection(stream.uncreditedBytes)
+        stream.uncreditedBytes = 0
+        self.client?.streamClosed(handler: self)
+        if self.streams.isEmpty {
+            self.resetIdleTimer()
+            self.closeIfDrained()
+        }
+    }
+
+    private func abandon(_ stream: StreamState, error: RPCError) {
+        stream.deadlineTimer?.cancel()
+        stream.inbound.fail(error)
+        stream.outbound.close(error)
+        stream.handlerTask?.cancel()
+        stream.pendingStart = nil
+    }
+
+    func remoteHalfClosed(_ stream: StreamState) {
+        guard !stream.remoteClosed else { return }
+        stream.remoteClosed = true
+        if stream.reassembly != nil {
+            stream.reassembly = nil
+            self.endStreamWithError(stream, RPCError(code: .invalidArgument, message: "half-closed in the middle of a message"))
+            return
+        }
+        stream.inbound.finish()
+        if let start = stream.pendingStart {
+            stream.pendingStart = nil
+            start()
+        }
+    }
+
+    private func messageTooLarge(_ stream: StreamState, size: Int, limit: Int) {
+        stream.reassembly = nil
+        let error = RPCError(
+            code: .resourceExhausted,
+            message: "message of at least \(size) bytes exceeds the limit of \(limit) bytes"
+        )
+        self.endStreamWithError(stream, error)
+    }
+
+    /// Ends a stream because of an error found by the event loop (limit, deadline): the server
+    /// sends TRAILERS, the client sends RESET. Other streams are unaffected.
+    func endStreamWithError(_ stream: StreamState, _ error: RPCError) {
+        switch self.role {
+        case .server:
+            self.emit(.trailers(streamID: stream.id, Trailers(code: error.code, message: error.message)))
+            self.server?.logRejected(stream: stream, error: error, handler: self)
+        case .client:
+            self.emit(.reset(streamID: stream.id, code: .cancelled))
+        }
+        self.removeStream(stream, error: error)
+        self.flushSoon()
+    }
+
+    /// Ends the stream with DEADLINE_EXCEEDED at `deadline` unless it ends before.
+    func scheduleDeadline(_ deadline: NIODeadline, for stream: StreamState) {
+        guard let eventLoop = self.eventLoop else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let streamID = stream.id
+        stream.deadlineTimer = eventLoop.scheduleTask(deadline: deadline) {
+            let handler = loopBound.value
+            guard let stream = handler.streams[streamID] else { return }
+            handler.endStreamWithError(stream, RPCError(code: .deadlineExceeded, message: "the deadline expired"))
+        }
+    }
+
+    // MARK: - Writing
+
+    /// Takes what the stream's task queued and sends as much as flow control allows.
+    func drain(streamID: UInt32) {
+        guard streamID != 0, let stream = self.streams[streamID] else { return }
+        let items = stream.outbound.takeAll()
+        for item in items {
+            stream.sendQueue.append(item)
+        }
+        self.sendPending(stream)
+        self.flushSoon()
+    }
+
+    /// Sends the stream's queued items in order until one does not fit the windows.
+    func sendPending(_ stream: StreamState) {
+        while let item = stream.sendQueue.first {
+            switch item {
+            case .headers(let metadata):
+                self.emit(.responseHeaders(streamID: stream.id, metadata))
+            case .message(let buffer, let endStream):
+                guard self.sendMessage(buffer, endStream: endStream, on: stream) else { return }
+            case .halfClose:
+                self.emit(.halfClose(streamID: stream.id))
+            case .trailers(let trailers):
+                self.emit(.trailers(streamID: stream.id, trailers))
+                stream.sendQueue.removeAll()
+                self.server?.logCompleted(stream: stream, trailers: trailers, handler: self)
+                self.removeStream(stream, error: nil)
+                return
+            }
+            _ = stream.sendQueue.removeFirst()
+        }
+    }
+
+    /// Sends (the rest of) one message, fragmented to the peer's frame size. Returns false when
+    /// a window ran out before the end; the rest goes when the peer returns credit.
+    private func sendMessage(_ buffer: ByteBuffer, endStream: Bool, on stream: StreamState) -> Bool {
+        let payloadStart = buffer.readerIndex + FrameHeader.size
+        let size = buffer.writerIndex - payloadStart
+        let maxFrame = self.peerSettings.maxFrameSize
+
+        // Fast path: the whole message in one frame, framed in place.
+        if stream.headSentBytes == 0, size <= maxFrame, size <= stream.sendWindow, size <= self.connectionSendWindow {
+            var framed = buffer
+            FrameEncoder.setHeader(
+                length: size, type: .message, flags: endStream ? .endStream : [],
+                streamID: stream.id, in: &framed, at: framed.readerIndex
+            )
+            stream.sendWindow -= size
+            self.connectionSendWindow -= size
+            self.emitBuffer(framed)
+            stream.outbound.sent(bytes: size)
+            return true
+        }
+
+        while stream.headSentBytes < size || (size == 0 && stream.headSentBytes == 0) {
+            let remaining = size - stream.headSentBytes
+            let room = min(maxFrame, stream.sendWindow, self.connectionSendWindow)
+            if remaining > 0 && room <= 0 {
+                if self.connectionSendWindow <= 0 { self.blockedStreams.insert(stream.id) }
+                return false
+            }
+            let chunk = min(remaining, room)
+            let last = chunk == remaining
+            var flags: FrameFlags = last ? [] : .continued
+            if last && endStream { flags.insert(.endStream) }
+            guard let slice = buffer.getSlice(at: payloadStart + stream.headSentBytes, length: chunk) else { return false }
+            self.emitMessageFrame(streamID: stream.id, flags: flags, payload: slice)
+            stream.sendWindow -= chunk
+            self.connectionSendWindow -= chunk
+            stream.headSentBytes += chunk
+            if size == 0 { break }
+        }
+        stream.headSentBytes = 0
+        stream.outbound.sent(bytes: size)
+        return true
+    }
+
+    /// Encodes a frame into the coalescing buffer.
+    func emit(_ frame: Frame) {
+        guard !self.closed else { return }
+        if self.output == nil {
+            self.output = self.context?.channel.allocator.buffer(capacity: 1024) ?? ByteBuffer()
+        }
+        FrameEncoder.encode(frame, into: &self.output!)
+    }
+
+    private func emitMessageFrame(streamID: UInt32, flags: FrameFlags, payload: ByteBuffer) {
+        guard !self.closed else { return }
+        if self.output == nil {
+            self.output = self.context?.channel.allocator.buffer(capacity: payload.readableBytes + 64) ?? ByteBuffer()
+        }
+        FrameEncoder.writeHeader(length: payload.readableBytes, type: .message, flags: flags, streamID: streamID, into: &self.output!)
+        var payload = payload
+        self.output!.writeBuffer(&payload)
+    }
+
+    /// Appends an already-framed buffer: small ones are copied into the coalescing buffer, large
+    /// ones are written as they are (after whatever was coalesced before them).
+    private func emitBuffer(_ framed: ByteBuffer) {
+        guard !self.closed, let context = self.context else { return }
+        if framed.readableBytes <= 16 * 1024 {
+            if self.output == nil {
+                self.output = context.channel.allocator.buffer(capacity: max(1024, framed.readableBytes))
+            }
+            var framed = framed
+            self.output!.writeBuffer(&framed)
+        } else {
+            if let pending = self.output, pending.readableBytes > 0 {
+                context.write(self.wrapOutboundOut(pending), promise: nil)
+                self.output = nil
+            }
+            context.write(self.wrapOutboundOut(framed), promise: nil)
+            self.needsFlush = true
+        }
+    }
+
+    private func emitRaw(_ bytes: [UInt8]) {
+        if self.output == nil {
+            self.output = self.context?.channel.allocator.buffer(capacity: 1024) ?? ByteBuffer()
+        }
+        self.output!.writeBytes(bytes)
+    }
+
+    private var needsFlush = false
+
+    /// Flushes now, unless a read burst is in progress (then `channelReadComplete` flushes).
+    func flushSoon() {
+        if !self.inReadBurst {
+            self.flushNow()
+        }
+    }
+
+    func flushNow() {
+        guard let context = self.context else { return }
+        if let output = self.output, output.readableBytes > 0 {
+            self.output = nil
+            context.writeAndFlush(self.wrapOutboundOut(output), promise: nil)
+            self.needsFlush = false
+        } else if self.needsFlush {
+            self.needsFlush = false
+            context.flush()
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// Sends GOAWAY and closes.
+    func closeConnection(code: StatusCode, message: String) {
+        guard !self.closed, let context = self.context else { return }
+        self.emit(.goAway(lastStreamID: self.highestStreamID, code: code, debugMessage: message))
+        self.flushNow()
+        self.closed = true
+        context.close(promise: nil)
+    }
+
+    /// GOAWAY(OK) with the last accepted stream; streams in progress finish, then the
+    /// connection closes.
+    func beginGracefulShutdown() {
+        guard self.goAwaySent == nil, !self.closed else { return }
+        self.goAwaySent = self.highestStreamID
+        self.emit(.goAway(lastStreamID: self.highestStreamID, code: .ok, debugMessage: "server shutting down"))
+        self.flushNow()
+        self.closeIfDrained()
+    }
+
+    private func closeIfDrained() {
+        guard !self.closed, self.streams.isEmpty, self.goAwaySent != nil || self.goAwayReceived != nil else { return }
+        if self.role == .client, self.goAwaySent == nil, self.client?.hasWaiters == true { return }
+        self.flushNow()
+        self.closed = true
+        self.context?.close(promise: nil)
+    }
+
+    private func resetIdleTimer() {
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+        guard self.role == .server, let timeout = self.limits.idleTimeout, let eventLoop = self.eventLoop else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        self.idleTimer = eventLoop.scheduleTask(in: timeout) {
+            let handler = loopBound.value
+            guard handler.streams.isEmpty else { return }
+            handler.logger.debug("closing idle connection")
+            handler.closeConnection(code: .ok, message: "idle timeout")
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ConnectionHandler: Sendable {}

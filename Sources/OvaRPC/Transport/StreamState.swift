@@ -1,0 +1,64 @@
+import NIOCore
+import Synchronization
+
+/// One stream's state on the event loop. Only the connection handler touches it.
+final class StreamState {
+    let id: UInt32
+    /// Messages received, for the task that consumes them.
+    let inbound: InboundMessages
+    /// Items the task wants sent.
+    let outbound: OutboundQueue
+    /// What the peer still lets us send on this stream.
+    var sendWindow: Int
+    /// What the peer may still send us before we return credit.
+    var receiveWindow: Int
+    /// MESSAGE bytes received on this stream and not yet credited back to the connection window.
+    var uncreditedBytes = 0
+    /// Items taken from `outbound`, waiting for flow-control room, in order.
+    var sendQueue = CircularBuffer<OutboundItem>(initialCapacity: 2)
+    /// Payload bytes of the head message already sent (it is being sent in fragments).
+    var headSentBytes = 0
+    /// Fragments of a message that is still arriving (CONTINUED frames).
+    var reassembly: ByteBuffer?
+    /// The peer has half-closed (server) or sent trailers (client).
+    var remoteClosed = false
+    /// Fires DEADLINE_EXCEEDED.
+    var deadlineTimer: Scheduled<Void>?
+    /// When the stream opened, for the access log.
+    let openedAt = NIODeadline.now()
+    /// The method path, for logs.
+    var path = ""
+
+    // MARK: Server side
+    /// The handler task, once started.
+    var handlerTask: Task<Void, Never>?
+    /// Starts the handler once the request is complete (unary and server-streaming calls wait
+    /// for the single request, so the handler can run to completion without suspending).
+    var pendingStart: (() -> Void)?
+
+    init(id: UInt32, inbound: InboundMessages, outbound: OutboundQueue, sendWindow: Int, receiveWindow: Int) {
+        self.id = id
+        self.inbound = inbound
+        self.outbound = outbound
+        self.sendWindow = sendWindow
+        self.receiveWindow = receiveWindow
+    }
+}
+
+/// A stream id set once on the event loop and read from any thread.
+final class StreamIDCell: Sendable {
+    private let storage: Atomic<UInt32>
+
+    init(_ value: UInt32 = 0) {
+        self.storage = Atomic(value)
+    }
+
+    /// 0 until the stream is opened.
+    var value: UInt32 {
+        self.storage.load(ordering: .acquiring)
+    }
+
+    func set(_ value: UInt32) {
+        self.storage.store(value, ordering: .releasing)
+    }
+}
