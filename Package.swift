@@ -155,6 +155,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "OvaServerTests",
+            dependencies: [
+                "OvaServer",
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "OvaRPCTests",
             dependencies: [
                 "OvaRPC", "OvaProto", "OvaServices", "OvaServer",

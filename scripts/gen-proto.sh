@@ -35,6 +35,8 @@ for f in "$gen"/ova/v1/*.pb-c.c; do cp "$f" "$out/Sources/COvaProto/ova/v1/"; do
   for p in $protos; do echo "#include \"${p%.proto}.pb-c.h\""; done
   echo "#endif"
 } > "$out/Sources/COvaProto/include/COvaProto.h"
+# An explicit module map: SwiftPM rejects an umbrella header with directories beside it.
+printf 'module COvaProto {\n    header "COvaProto.h"\n    export *\n}\n' > "$out/Sources/COvaProto/include/module.modulemap"
 rm -rf "$gen"
 
 # 2. protoc-c output for descriptor.proto and plugin.proto: the generator decodes protoc's
@@ -54,12 +56,14 @@ cat > "$out/Sources/CProtocPlugin/include/CProtocPlugin.h" <<'H'
 #include "google/protobuf/compiler/plugin.pb-c.h"
 #endif
 H
+printf 'module CProtocPlugin {\n    header "CProtocPlugin.h"\n    export *\n}\n' > "$out/Sources/CProtocPlugin/include/module.modulemap"
 rm -rf "$gen"
 
 # 3. Swift messages, clients, handlers and the schema registry, from our own plugin.
 if [ -z "${OVA_SKIP_SWIFT_STUBS:-}" ]; then
-  swift build --product protoc-gen-ova >/dev/null
-  plugin=$(swift build --product protoc-gen-ova --show-bin-path)/protoc-gen-ova
+  # SWIFT_BUILD_FLAGS, e.g. "--scratch-path .build-codegen", keeps this build off .build.
+  swift build ${SWIFT_BUILD_FLAGS:-} --product protoc-gen-ova >/dev/null
+  plugin=$(swift build ${SWIFT_BUILD_FLAGS:-} --product protoc-gen-ova --show-bin-path)/protoc-gen-ova
   mkdir -p "$out/Sources/OvaProto/Generated"
   rm -f "$out"/Sources/OvaProto/Generated/*.swift
   (cd proto && protoc -I. --plugin=protoc-gen-ova="$plugin" --ova_out="$out/Sources/OvaProto/Generated" $protos)

@@ -52,6 +52,16 @@ public struct CodePrinter: Sendable {
         self.printLine("}")
     }
 
+    /// Prints `line` as is (it opens a brace, e.g. `call { value in`), the body one level deeper,
+    /// then `}`.
+    public mutating func closure(_ line: String, _ body: (inout CodePrinter) -> Void) {
+        self.printLine(line)
+        self.indent()
+        body(&self)
+        self.outdent()
+        self.printLine("}")
+    }
+
     /// Like ``block(_:_:)`` with a custom closing line, e.g. `}()`.
     public mutating func block(_ header: String, closing: String, _ body: (inout CodePrinter) -> Void) {
         self.printLine(header + " {")

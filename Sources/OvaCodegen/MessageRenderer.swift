@@ -241,7 +241,7 @@ struct MessageRenderer {
             }
             p.blankLine()
             p.block("public func serialize(into buffer: inout NIOCore.ByteBuffer)") { p in
-                p.block("\(Self.support).serialize(into: &buffer) { arena in") { p in
+                p.closure("\(Self.support).serialize(into: &buffer) { arena in") { p in
                     p.print("UnsafeMutableRawPointer(self._cStruct(in: &arena))")
                 }
             }
@@ -436,7 +436,7 @@ struct MessageRenderer {
                 if case .numeric = kind {
                     p.print("\(target) = arena.copy(\(value))")
                 } else {
-                    p.block("\(target) = \(Self.support).buildArray(\(value), in: &arena) { (value: \(kind.swiftType), arena: inout \(Self.arenaType)) -> \(kind.cElementType) in") { p in
+                    p.closure("\(target) = \(Self.support).buildArray(\(value), in: &arena) { (value: \(kind.swiftType), arena: inout \(Self.arenaType)) -> \(kind.cElementType) in") { p in
                         p.print(self.encodeValue(kind, "value"))
                     }
                 }

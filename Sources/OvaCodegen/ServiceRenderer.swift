@@ -84,19 +84,19 @@ struct ServiceRenderer {
                     let descriptor = "\(namespace).Method.\(plan.swiftName)"
                     switch plan.method.kind {
                     case .unary:
-                        p.block("router.registerUnary(\(descriptor)) { (request: \(plan.input), context: OvaRPC.ServerContext) async throws -> \(plan.output) in") { p in
+                        p.closure("router.registerUnary(\(descriptor)) { (request: \(plan.input), context: OvaRPC.ServerContext) async throws -> \(plan.output) in") { p in
                             p.print("try await self.\(plan.swiftName)(request: request, context: context)")
                         }
                     case .serverStreaming:
-                        p.block("router.registerServerStreaming(\(descriptor)) { (request: \(plan.input), responses: OvaRPC.RPCResponseWriter<\(plan.output)>, context: OvaRPC.ServerContext) async throws in") { p in
+                        p.closure("router.registerServerStreaming(\(descriptor)) { (request: \(plan.input), responses: OvaRPC.RPCResponseWriter<\(plan.output)>, context: OvaRPC.ServerContext) async throws in") { p in
                             p.print("try await self.\(plan.swiftName)(request: request, responses: responses, context: context)")
                         }
                     case .clientStreaming:
-                        p.block("router.registerClientStreaming(\(descriptor)) { (requests: OvaRPC.RPCRequestStream<\(plan.input)>, context: OvaRPC.ServerContext) async throws -> \(plan.output) in") { p in
+                        p.closure("router.registerClientStreaming(\(descriptor)) { (requests: OvaRPC.RPCRequestStream<\(plan.input)>, context: OvaRPC.ServerContext) async throws -> \(plan.output) in") { p in
                             p.print("try await self.\(plan.swiftName)(requests: requests, context: context)")
                         }
                     case .bidiStreaming:
-                        p.block("router.registerBidiStreaming(\(descriptor)) { (requests: OvaRPC.RPCRequestStream<\(plan.input)>, responses: OvaRPC.RPCResponseWriter<\(plan.output)>, context: OvaRPC.ServerContext) async throws in") { p in
+                        p.closure("router.registerBidiStreaming(\(descriptor)) { (requests: OvaRPC.RPCRequestStream<\(plan.input)>, responses: OvaRPC.RPCResponseWriter<\(plan.output)>, context: OvaRPC.ServerContext) async throws in") { p in
                             p.print("try await self.\(plan.swiftName)(requests: requests, responses: responses, context: context)")
                         }
                     }

@@ -21,7 +21,7 @@ import NIOCore
 /// flow-control windows, MAX_MESSAGE_SIZE, floods) is left to the connection.
 ///
 /// Every error is a ``WireError``, i.e. a connection error: after one, stop decoding.
-public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
+public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
     public typealias InboundOut = Frame
 
     /// Which end of the connection this decoder serves. `.server` decodes what a client sends

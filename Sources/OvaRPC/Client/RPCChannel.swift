@@ -137,7 +137,10 @@ public final class RPCChannel: Sendable {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-        return bootstrap.connect(host: self.configuration.host, port: self.configuration.port).flatMap { channel in
+        let connected = bootstrap.connect(host: self.configuration.host, port: self.configuration.port)
+        // A failed connect never runs the initializer: nobody else would complete `ready`.
+        connected.whenFailure { error in ready.fail(error) }
+        return connected.flatMap { channel in
             ready.futureResult.flatMapThrowing { settings in
                 let handler = try channel.pipeline.syncOperations.handler(type: ConnectionHandler.self)
                 return Connection(

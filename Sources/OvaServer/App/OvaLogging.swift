@@ -1,0 +1,67 @@
+import Foundation
+import Logging
+
+/// The process's one logging setup (swift-log), chosen by OVA_LOG_LEVEL and OVA_LOG_FORMAT.
+public enum OvaLogging {
+    /// Installs the log handler. Call once, before the first logger is made.
+    public static func bootstrap(configuration: ServerConfiguration) {
+        let level = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
+        let json = configuration.logFormat == .json
+        LoggingSystem.bootstrap { label in
+            var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+}
+
+/// One JSON object per line on standard error: `{"ts":..,"level":..,"label":..,"msg":..,...metadata}`.
+struct JSONLogHandler: LogHandler {
+    let label: String
+    var logLevel: Logger.Level = .info
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var fields = self.metadata
+        if let extra = event.metadata {
+            fields.merge(extra) { _, new in new }
+        }
+        var line = "{\"ts\":\(Self.quote(Self.timestamp())),\"level\":\"\(event.level.rawValue)\",\"label\":\(Self.quote(self.label)),\"msg\":\(Self.quote(event.message.description))"
+        for key in fields.keys.sorted() {
+            line += ",\(Self.quote(key)):\(Self.quote(fields[key]?.description ?? ""))"
+        }
+        line += "}\n"
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+
+    private static func timestamp() -> String {
+        let now = Date()
+        return ISO8601DateFormatter.string(from: now, timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
+    }
+
+    static func quote(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out + "\""
+    }
+}

@@ -1,0 +1,135 @@
+import Dispatch
+import Logging
+import NIOCore
+import NIOPosix
+import OvaProto
+import OvaRPC
+import OvaServices
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Assembles and runs the OVA server from a ``ServerConfiguration``.
+public enum OvaServerApp {
+    /// A started server and what its owner needs to stop it.
+    public struct Running: Sendable {
+        public let server: RPCServer
+        public let address: SocketAddress
+        public let services: ServiceRegistry
+        public let tls: TLSMaterial
+
+        /// NOT_SERVING to health watchers, then GOAWAY and drain.
+        public func beginGracefulShutdown() {
+            self.services.health.setAll(.notServing)
+            self.server.beginGracefulShutdown()
+        }
+    }
+
+    /// Resolves TLS material, builds the services and starts listening.
+    ///
+    /// - Throws: ``ConfigurationError`` for bad TLS files or settings; bind errors.
+    public static func start(
+        configuration: ServerConfiguration,
+        logger: Logger,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> Running {
+        let tls = try TLSMaterial.resolve(configuration: configuration, logger: logger)
+        var rpcConfiguration = RPCServer.Configuration(
+            host: configuration.listenHost,
+            port: configuration.listenPort,
+            tls: try tls.makeServerTLSConfiguration()
+        )
+        rpcConfiguration.limits = self.limits(for: configuration)
+        rpcConfiguration.maxConnections = configuration.maxConnections
+        rpcConfiguration.shutdownGracePeriod = .milliseconds(Int64(configuration.shutdownGracePeriodSeconds * 1000))
+        let services = ServiceRegistry()
+        let server = RPCServer(
+            configuration: rpcConfiguration,
+            router: services.router,
+            logger: logger,
+            eventLoopGroup: eventLoopGroup
+        )
+        let address = try await server.start()
+        return Running(server: server, address: address, services: services, tls: tls)
+    }
+
+    static func limits(for configuration: ServerConfiguration) -> ConnectionLimits {
+        var limits = ConnectionLimits()
+        limits.settings.maxConcurrentStreams = configuration.maxConcurrentStreams
+        limits.settings.maxMessageSize = configuration.maxMessageBytes
+        limits.idleTimeout = .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000))
+        limits.handshakeTimeout = .milliseconds(Int64(configuration.handshakeTimeoutSeconds * 1000))
+        return limits
+    }
+
+    /// Runs until SIGINT or SIGTERM, then shuts down gracefully (a second signal exits at once).
+    public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+        let running = try await self.start(configuration: configuration, logger: logger, eventLoopGroup: group)
+        for (key, value) in configuration.redactedSummary() {
+            logger.debug("config \(key)=\(value)")
+        }
+        if running.tls.isDevelopmentCertificate {
+            logger.notice(
+                "using the development TLS certificate (clients: --ca \(running.tls.certificatePath) or --insecure)",
+                metadata: ["certificate": "\(running.tls.certificatePath)", "sha256": "\(running.tls.fingerprint)"]
+            )
+        }
+        logger.notice(
+            "ova-server listening",
+            metadata: [
+                "address": "\(running.address)",
+                "environment": "\(configuration.environment.rawValue)",
+                "services": "\(running.services.router.registeredMethods.count) methods",
+            ]
+        )
+        let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal, count in
+            if count == 1 {
+                logger.notice("received signal \(signal): shutting down gracefully (again to force)")
+                running.beginGracefulShutdown()
+            } else {
+                logger.warning("received signal \(signal) again: exiting now")
+                exit(130)
+            }
+        }
+        await running.server.waitUntilStopped()
+        signals.cancel()
+        try? await group.shutdownGracefully()
+        logger.notice("ova-server stopped")
+    }
+}
+
+/// Turns POSIX signals into callbacks on a private queue.
+/// Dispatch sources are thread-safe; the array is never mutated after init.
+final class SignalWatcher: @unchecked Sendable {
+    private let sources: [any DispatchSourceSignal]
+
+    init(signals: [Int32], handler: @escaping @Sendable (Int32, Int) -> Void) {
+        let queue = DispatchQueue(label: "ova.signals")
+        let counter = SignalCounter()
+        self.sources = signals.map { signalNumber in
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: queue)
+            source.setEventHandler {
+                handler(signalNumber, counter.increment())
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    func cancel() {
+        for source in self.sources { source.cancel() }
+    }
+}
+
+/// Only touched on the signal queue.
+private final class SignalCounter: @unchecked Sendable {
+    private var count = 0
+
+    func increment() -> Int {
+        self.count += 1
+        return self.count
+    }
+}

@@ -1,0 +1,22 @@
+import OvaProto
+import OvaRPC
+import OvaServices
+
+/// The services this server implements, assembled in one place.
+public struct ServiceRegistry: Sendable {
+    public let router: RPCRouter
+    public let health: HealthStatusBoard
+
+    public init() {
+        var router = RPCRouter()
+        router.register(EchoServiceHandler())
+        // Reflection and Health describe the final set, so they are registered with its names.
+        let implemented = Set(router.registeredMethods.map(\.service))
+            .union([HealthService.descriptor.name, ReflectionService.descriptor.name])
+        let health = HealthStatusBoard(services: implemented.sorted())
+        router.register(HealthServiceHandler(board: health))
+        router.register(ReflectionServiceHandler(implementedServices: implemented))
+        self.router = router
+        self.health = health
+    }
+}

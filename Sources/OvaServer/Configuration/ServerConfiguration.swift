@@ -1,0 +1,593 @@
+import Foundation
+import Logging
+
+/// The server's settings: the one loader for environment variables and command line flags.
+///
+/// Every setting has one name (the environment variable, e.g. `OVA_LISTEN`). Command line
+/// flags map onto the same names and are passed as `overrides`, so the precedence is always
+/// flags > environment > defaults. Names, defaults and help text live in ``settings`` only;
+/// `--help` and `docs/CONFIGURATION.md` are derived from it.
+///
+/// Adding a setting is one entry in ``settings`` (plus the stored property it fills).
+public struct ServerConfiguration: Sendable, Equatable {
+    /// `ENVIRONMENT`: `development` (default; also `dev`) or `production` (also `prod`).
+    public enum Environment: String, Sendable, Equatable, CaseIterable {
+        case development
+        case production
+    }
+
+    /// `OVA_LOG_FORMAT`: `text` (default) or `json`.
+    public enum LogFormat: String, Sendable, Equatable, CaseIterable {
+        case text
+        case json
+    }
+
+    public var environment: Environment
+    /// Host part of `OVA_LISTEN`, without brackets (`127.0.0.1`, `::1`, `0.0.0.0`).
+    public var listenHost: String
+    /// Port part of `OVA_LISTEN`; 0 asks the OS for an ephemeral port.
+    public var listenPort: Int
+    /// `OVA_DATA_DIR`, as an absolute, standardized path.
+    public var dataDirectory: String
+    /// `OVA_TLS_CERT`: PEM certificate chain (absolute path), or nil.
+    public var tlsCertificatePath: String?
+    /// `OVA_TLS_KEY`: PEM private key (absolute path), or nil.
+    public var tlsKeyPath: String?
+    /// `OVA_TLS_CLIENT_CA`: PEM CA bundle (absolute path); when set, clients must present a
+    /// certificate signed by it (mutual TLS).
+    public var tlsClientCAPath: String?
+    /// `OVA_LOG_LEVEL` (or `LOG_LEVEL`): one of trace, debug, info, notice, warning, error, critical.
+    public var logLevel: String
+    public var logFormat: LogFormat
+    public var shutdownGracePeriodSeconds: Double
+    public var maxConcurrentStreams: Int
+    public var maxMessageBytes: Int
+    public var maxConnections: Int
+    /// 0 disables the idle timeout.
+    public var idleTimeoutSeconds: Double
+    public var handshakeTimeoutSeconds: Double
+    public var eventLoopThreads: Int
+    /// Problems that are not errors but should be visible at startup (unknown `OVA_*`
+    /// variables, which are usually typos; conflicting aliases).
+    public var warnings: [String]
+
+    /// Placeholder values only; ``load(environment:overrides:)`` overwrites every one of them
+    /// from ``settings``, which holds the real defaults.
+    private init() {
+        environment = .development
+        listenHost = ""
+        listenPort = 0
+        dataDirectory = ""
+        tlsCertificatePath = nil
+        tlsKeyPath = nil
+        tlsClientCAPath = nil
+        logLevel = ""
+        logFormat = .text
+        shutdownGracePeriodSeconds = 0
+        maxConcurrentStreams = 0
+        maxMessageBytes = 0
+        maxConnections = 0
+        idleTimeoutSeconds = 0
+        handshakeTimeoutSeconds = 0
+        eventLoopThreads = 0
+        warnings = []
+    }
+
+    // MARK: - Derived values
+
+    public var isProduction: Bool { environment == .production }
+
+    /// `host:port`, with IPv6 hosts in brackets (`[::1]:7443`).
+    public var listenDescription: String {
+        listenHost.contains(":") ? "[\(listenHost)]:\(listenPort)" : "\(listenHost):\(listenPort)"
+    }
+
+    /// ``logLevel`` as a swift-log level.
+    public var loggerLevel: Logger.Level {
+        Logger.Level(rawValue: logLevel) ?? .info
+    }
+
+    /// Every setting and its effective value, for the startup log. Secrets show only
+    /// `set` / `unset`.
+    public func redactedSummary() -> [(key: String, value: String)] {
+        Self.settings.map { setting in
+            let value = setting.display(self)
+            if setting.isSecret {
+                return (key: setting.name, value: value == nil ? "unset" : "set")
+            }
+            return (key: setting.name, value: value ?? "unset")
+        }
+    }
+
+    // MARK: - Loading
+
+    /// Loads the configuration. For each setting the first non-empty value wins from:
+    /// `overrides` (command line flags, keyed by variable name), `environment`, the default.
+    ///
+    /// - Throws: ``ConfigurationError`` naming the variable, the value and what was expected.
+    public static func load(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        overrides: [String: String] = [:]
+    ) throws(ConfigurationError) -> ServerConfiguration {
+        var config = ServerConfiguration()
+        let context = LoadContext(environment: environment)
+
+        for setting in settings {
+            let keys = [setting.name] + setting.aliases
+            var chosen: (key: String, value: String)?
+            search: for source in [overrides, environment] {
+                for key in keys {
+                    if let value = source[key], !value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                        chosen = (key, value)
+                        break search
+                    }
+                }
+            }
+            let (key, raw) = chosen ?? (setting.name, setting.defaultValue)
+            try setting.apply(&config, raw, key, context)
+        }
+
+        try config.validateCombination()
+        config.warnings = collectWarnings(environment: environment, overrides: overrides)
+        return config
+    }
+
+    private func validateCombination() throws(ConfigurationError) {
+        switch (tlsCertificatePath, tlsKeyPath) {
+        case (.some, .none):
+            throw .inconsistent(
+                variable: "OVA_TLS_KEY",
+                reason: "OVA_TLS_CERT is set but OVA_TLS_KEY is not: set both (PEM certificate chain and PEM private key) or neither"
+            )
+        case (.none, .some):
+            throw .inconsistent(
+                variable: "OVA_TLS_CERT",
+                reason: "OVA_TLS_KEY is set but OVA_TLS_CERT is not: set both (PEM certificate chain and PEM private key) or neither"
+            )
+        case (.none, .none) where environment == .production:
+            throw .missingValue(
+                variable: "OVA_TLS_CERT",
+                reason: "ENVIRONMENT=production requires OVA_TLS_CERT and OVA_TLS_KEY (PEM certificate chain and PEM private key); "
+                    + "the self-signed development certificate is only generated in development"
+            )
+        default:
+            break
+        }
+    }
+
+    private static func collectWarnings(environment: [String: String], overrides: [String: String]) -> [String] {
+        let known = Set(settings.flatMap { [$0.name] + $0.aliases })
+        var warnings: [String] = []
+        for key in environment.keys.sorted() where key.hasPrefix("OVA_") && !known.contains(key) {
+            var message = "unknown variable \(key) is ignored"
+            if let suggestion = closestName(to: key) {
+                message += " (did you mean \(suggestion)?)"
+            }
+            warnings.append(message)
+        }
+        for key in overrides.keys.sorted() where !known.contains(key) {
+            warnings.append("unknown override \(key) is ignored")
+        }
+        for setting in settings {
+            guard let primary = environment[setting.name], !primary.isEmpty else { continue }
+            for alias in setting.aliases {
+                if let other = environment[alias], !other.isEmpty, other != primary {
+                    warnings.append("\(alias) is ignored because \(setting.name) is set")
+                }
+            }
+        }
+        return warnings
+    }
+
+    /// The known name closest to a mistyped one, if it is close enough to be a typo.
+    static func closestName(to name: String) -> String? {
+        let candidates = settings.flatMap { [$0.name] + $0.aliases }
+        var best: (name: String, distance: Int)?
+        for candidate in candidates {
+            let distance = editDistance(Array(name.utf8), Array(candidate.utf8))
+            if distance <= 3, distance < (best?.distance ?? Int.max) {
+                best = (candidate, distance)
+            }
+        }
+        return best?.name
+    }
+
+    private static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = Swift.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}
+
+// MARK: - The settings table
+
+extension ServerConfiguration {
+    /// What a setting's parser may need beyond its own value.
+    struct LoadContext: Sendable {
+        var environment: [String: String]
+
+        var currentDirectory: String { FileManager.default.currentDirectoryPath }
+
+        var homeDirectory: String {
+            if let home = environment["HOME"], !home.isEmpty { return home }
+            return FileManager.default.homeDirectoryForCurrentUser.path
+        }
+    }
+
+    /// One configuration setting: its variable name, default, help and how it is parsed.
+    public struct Setting: Sendable {
+        typealias Apply = @Sendable (
+            _ config: inout ServerConfiguration,
+            _ value: String,
+            _ variable: String,
+            _ context: LoadContext
+        ) throws(ConfigurationError) -> Void
+
+        /// The environment variable name, also the key in `overrides`.
+        public let name: String
+        /// Other accepted variable names (lower precedence than `name` within one source).
+        public let aliases: [String]
+        /// The default, as it would be written in the environment.
+        public let defaultValue: String
+        public let help: String
+        /// Secret values are never logged or echoed in errors; the summary shows set/unset.
+        public let isSecret: Bool
+        let apply: Apply
+        /// The effective value for the startup summary; nil when unset.
+        let display: @Sendable (ServerConfiguration) -> String?
+
+        init(
+            _ name: String,
+            aliases: [String] = [],
+            default defaultValue: String,
+            secret: Bool = false,
+            help: String,
+            display: @escaping @Sendable (ServerConfiguration) -> String?,
+            apply: @escaping Apply
+        ) {
+            self.name = name
+            self.aliases = aliases
+            self.defaultValue = defaultValue
+            self.help = help
+            self.isSecret = secret
+            self.display = display
+            self.apply = apply
+        }
+
+        /// The long command line flag for this setting: `OVA_TLS_CERT` → `tls-cert`.
+        public var flagName: String {
+            let base = name.hasPrefix("OVA_") ? String(name.dropFirst(4)) : name
+            return base.lowercased().replacingOccurrences(of: "_", with: "-")
+        }
+    }
+
+    /// Names, defaults and help of every variable, for `--help` and the docs.
+    public static let variables: [(name: String, default: String, help: String)] = settings.map {
+        (name: $0.name, default: $0.defaultValue, help: $0.help)
+    }
+
+    /// The setting with this variable name (or alias), if any.
+    public static func setting(named name: String) -> Setting? {
+        settings.first { $0.name == name || $0.aliases.contains(name) }
+    }
+
+    static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
+    /// Every setting, in documentation order.
+    public static let settings: [Setting] = [
+        Setting(
+            "ENVIRONMENT", default: "development",
+            help: "development or production (also dev/prod). Production requires OVA_TLS_CERT and OVA_TLS_KEY; "
+                + "development generates a self-signed certificate when none is configured.",
+            display: { $0.environment.rawValue }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.environment = try parseEnvironment(value, variable: variable)
+        },
+        Setting(
+            "OVA_LISTEN", default: "127.0.0.1:7443",
+            help: "Address to listen on: host:port, [ipv6]:port, or :port for all IPv4 interfaces. Port 0 picks a free port.",
+            display: { $0.listenDescription }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            (config.listenHost, config.listenPort) = try parseListen(value, variable: variable)
+        },
+        Setting(
+            "OVA_DATA_DIR", default: "./data",
+            help: "Directory for server state (the development certificate, later the database). Relative paths are "
+                + "resolved against the working directory; created with mode 0700 if missing.",
+            display: { $0.dataDirectory }
+        ) { config, value, variable, context throws(ConfigurationError) in
+            guard let path = try parsePath(value, variable: variable, context: context) else {
+                throw .invalidValue(variable: variable, value: value, expected: "must be a directory path")
+            }
+            config.dataDirectory = path
+        },
+        Setting(
+            "OVA_TLS_CERT", default: "",
+            help: "PEM certificate chain (leaf first). Requires OVA_TLS_KEY. Required in production.",
+            display: { $0.tlsCertificatePath }
+        ) { config, value, variable, context throws(ConfigurationError) in
+            config.tlsCertificatePath = try parsePath(value, variable: variable, context: context)
+        },
+        Setting(
+            "OVA_TLS_KEY", default: "",
+            help: "PEM private key for OVA_TLS_CERT. Requires OVA_TLS_CERT. Required in production.",
+            display: { $0.tlsKeyPath }
+        ) { config, value, variable, context throws(ConfigurationError) in
+            config.tlsKeyPath = try parsePath(value, variable: variable, context: context)
+        },
+        Setting(
+            "OVA_TLS_CLIENT_CA", default: "",
+            help: "PEM CA bundle. When set, clients must present a certificate signed by it (mutual TLS).",
+            display: { $0.tlsClientCAPath }
+        ) { config, value, variable, context throws(ConfigurationError) in
+            config.tlsClientCAPath = try parsePath(value, variable: variable, context: context)
+        },
+        Setting(
+            "OVA_LOG_LEVEL", aliases: ["LOG_LEVEL"], default: "info",
+            help: "trace, debug, info, notice, warning, error or critical. LOG_LEVEL is accepted too.",
+            display: { $0.logLevel }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.logLevel = try parseLogLevel(value, variable: variable)
+        },
+        Setting(
+            "OVA_LOG_FORMAT", default: "text",
+            help: "text (human readable) or json (one object per line).",
+            display: { $0.logFormat.rawValue }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            guard let format = LogFormat(rawValue: normalized(value)) else {
+                throw .invalidValue(variable: variable, value: value, expected: "expected text or json")
+            }
+            config.logFormat = format
+        },
+        Setting(
+            "OVA_SHUTDOWN_GRACE_SECONDS", default: "10",
+            help: "On SIGTERM/SIGINT, seconds to let in-flight calls finish before connections are closed (0-3600).",
+            display: { formatSeconds($0.shutdownGracePeriodSeconds) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.shutdownGracePeriodSeconds = try parseSeconds(value, variable: variable, range: 0...3600)
+        },
+        Setting(
+            "OVA_MAX_CONCURRENT_STREAMS", default: "1024",
+            help: "Maximum concurrent calls on one connection (1-1000000).",
+            display: { String($0.maxConcurrentStreams) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.maxConcurrentStreams = try parseInteger(value, variable: variable, range: 1...1_000_000)
+        },
+        Setting(
+            "OVA_MAX_MESSAGE_BYTES", default: "4194304",
+            help: "Largest accepted message in bytes (1024-67108864, i.e. 1 KiB-64 MiB); KiB/MiB suffixes accepted.",
+            display: { String($0.maxMessageBytes) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.maxMessageBytes = try parseByteCount(value, variable: variable, range: 1024...(64 << 20))
+        },
+        Setting(
+            "OVA_MAX_CONNECTIONS", default: "20000",
+            help: "Maximum simultaneously open client connections (1-1000000); further connections are refused.",
+            display: { String($0.maxConnections) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.maxConnections = try parseInteger(value, variable: variable, range: 1...1_000_000)
+        },
+        Setting(
+            "OVA_IDLE_TIMEOUT_SECONDS", default: "300",
+            help: "Close connections with no open call and no traffic for this many seconds (0 disables, at most 86400).",
+            display: { formatSeconds($0.idleTimeoutSeconds) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.idleTimeoutSeconds = try parseSeconds(value, variable: variable, range: 0...86400)
+        },
+        Setting(
+            "OVA_HANDSHAKE_TIMEOUT_SECONDS", default: "10",
+            help: "Close connections that have not completed the TLS handshake within this many seconds (0.1-300).",
+            display: { formatSeconds($0.handshakeTimeoutSeconds) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.handshakeTimeoutSeconds = try parseSeconds(value, variable: variable, range: 0.1...300)
+        },
+        Setting(
+            "OVA_THREADS", default: "auto",
+            help: "Event loop threads: a number 1-1024, or auto for the number of CPU cores.",
+            display: { String($0.eventLoopThreads) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.eventLoopThreads = try parseThreads(value, variable: variable)
+        },
+    ]
+}
+
+// MARK: - Value parsers
+
+extension ServerConfiguration {
+    static func normalized(_ value: String) -> String {
+        value.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+    }
+
+    static func parseEnvironment(_ value: String, variable: String) throws(ConfigurationError) -> Environment {
+        switch normalized(value) {
+        case "development", "dev": return .development
+        case "production", "prod": return .production
+        default:
+            throw .invalidValue(
+                variable: variable,
+                value: value,
+                expected: "expected development (or dev) or production (or prod)"
+            )
+        }
+    }
+
+    static func parseLogLevel(_ value: String, variable: String) throws(ConfigurationError) -> String {
+        var level = normalized(value)
+        if level == "warn" { level = "warning" }
+        guard logLevels.contains(level) else {
+            throw .invalidValue(
+                variable: variable,
+                value: value,
+                expected: "expected one of \(logLevels.joined(separator: ", "))"
+            )
+        }
+        return level
+    }
+
+    /// Parses `host:port`, `[ipv6]:port` or `:port` (all IPv4 interfaces).
+    static func parseListen(_ value: String, variable: String) throws(ConfigurationError) -> (host: String, port: Int) {
+        let text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        func invalid(_ expected: String) -> ConfigurationError {
+            .invalidValue(variable: variable, value: value, expected: expected)
+        }
+        let host: String
+        let portText: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]") else {
+                throw invalid("missing ']' after the IPv6 address; expected [address]:port, e.g. [::1]:7443")
+            }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else {
+                throw invalid("expected [address]:port, e.g. [::1]:7443")
+            }
+            portText = rest.dropFirst()
+            let allowed = Set("0123456789abcdefABCDEF:.%")
+            let zoneAllowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+            let parts = host.split(separator: "%", maxSplits: 1, omittingEmptySubsequences: false)
+            guard host.contains(":"),
+                  parts[0].allSatisfy({ allowed.contains($0) && $0 != "%" }),
+                  parts.count == 1 || (!parts[1].isEmpty && parts[1].allSatisfy { zoneAllowed.contains($0) })
+            else {
+                throw invalid("brackets must hold an IPv6 address, e.g. [::1]:7443")
+            }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw invalid("expected host:port, e.g. 127.0.0.1:7443, [::1]:7443 or :7443 for all interfaces")
+            }
+            let hostPart = text[..<colon]
+            portText = text[text.index(after: colon)...]
+            if hostPart.contains(":") {
+                throw invalid("IPv6 addresses must be in brackets, e.g. [::1]:7443")
+            }
+            let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+            guard hostPart.allSatisfy({ allowed.contains($0) }) else {
+                throw invalid("host must be a hostname or IP address, e.g. 127.0.0.1:7443")
+            }
+            host = hostPart.isEmpty ? "0.0.0.0" : String(hostPart)
+        }
+        guard !portText.isEmpty else {
+            throw invalid("missing port; expected host:port, e.g. 127.0.0.1:7443")
+        }
+        let port: Int
+        if portText.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            port = Int(portText) ?? Int.max  // too many digits: out of range
+        } else if let signed = Int(portText) {
+            port = signed
+        } else {
+            throw invalid("port must be a number 0-65535")
+        }
+        guard (0...65535).contains(port) else {
+            throw invalid("port must be 0-65535")
+        }
+        return (host, port)
+    }
+
+    /// Expands `~`, resolves relative paths against the working directory, standardizes.
+    static func parsePath(_ value: String, variable: String, context: LoadContext) throws(ConfigurationError) -> String? {
+        let text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.isEmpty { return nil }
+        guard !text.contains("\0") else {
+            throw .invalidValue(variable: variable, value: value, expected: "path must not contain NUL")
+        }
+        var path = text
+        if path == "~" {
+            path = context.homeDirectory
+        } else if path.hasPrefix("~/") {
+            path = context.homeDirectory + String(path.dropFirst(1))
+        }
+        if !path.hasPrefix("/") {
+            path = context.currentDirectory + "/" + path
+        }
+        return URL(fileURLWithPath: path).standardizedFileURL.path
+    }
+
+    static func parseDigits(_ text: Substring) -> Int? {
+        guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(text) ?? Int.max
+    }
+
+    static func parseInteger(_ value: String, variable: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        let text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let number = parseDigits(Substring(text)) ?? Int(text), range.contains(number) else {
+            throw .invalidValue(
+                variable: variable,
+                value: value,
+                expected: "must be an integer \(range.lowerBound)-\(range.upperBound)"
+            )
+        }
+        return number
+    }
+
+    /// An integer number of bytes, optionally with a `KiB` or `MiB` suffix.
+    static func parseByteCount(_ value: String, variable: String, range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        let text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        var digits = Substring(text)
+        var multiplier = 1
+        for (suffix, factor) in [("kib", 1 << 10), ("mib", 1 << 20)] where text.lowercased().hasSuffix(suffix) {
+            digits = text.dropLast(suffix.count)
+            while digits.last == " " { digits = digits.dropLast() }
+            multiplier = factor
+        }
+        let expected = "must be a number of bytes \(range.lowerBound)-\(range.upperBound)"
+            + " (\(formatBytes(range.lowerBound))-\(formatBytes(range.upperBound))); KiB and MiB suffixes are accepted"
+        guard let number = parseDigits(digits) else {
+            throw .invalidValue(variable: variable, value: value, expected: expected)
+        }
+        let (bytes, overflow) = number.multipliedReportingOverflow(by: multiplier)
+        guard !overflow, range.contains(bytes) else {
+            throw .invalidValue(variable: variable, value: value, expected: expected)
+        }
+        return bytes
+    }
+
+    /// A finite number of seconds, optionally with an `s` suffix.
+    static func parseSeconds(_ value: String, variable: String, range: ClosedRange<Double>) throws(ConfigurationError) -> Double {
+        var text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        if text.hasSuffix("s") { text.removeLast() }
+        let numeric = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isNumber || $0 == ".") }
+        guard numeric, let seconds = Double(text), seconds.isFinite, range.contains(seconds) else {
+            throw .invalidValue(
+                variable: variable,
+                value: value,
+                expected: "must be a number of seconds \(formatSeconds(range.lowerBound))-\(formatSeconds(range.upperBound))"
+            )
+        }
+        return seconds
+    }
+
+    static func parseThreads(_ value: String, variable: String) throws(ConfigurationError) -> Int {
+        if normalized(value) == "auto" {
+            return max(1, ProcessInfo.processInfo.activeProcessorCount)
+        }
+        let range = 1...1024
+        let text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let threads = parseDigits(Substring(text)) ?? Int(text), range.contains(threads) else {
+            throw .invalidValue(variable: variable, value: value, expected: "must be auto or an integer 1-1024")
+        }
+        return threads
+    }
+
+    static func formatSeconds(_ seconds: Double) -> String {
+        if seconds == seconds.rounded(), abs(seconds) < 1e15 {
+            return String(Int(seconds))
+        }
+        return String(seconds)
+    }
+
+    static func formatBytes(_ bytes: Int) -> String {
+        if bytes % (1 << 20) == 0 { return "\(bytes >> 20) MiB" }
+        if bytes % (1 << 10) == 0 { return "\(bytes >> 10) KiB" }
+        return "\(bytes) bytes"
+    }
+}

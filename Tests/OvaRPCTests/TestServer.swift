@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import OvaProto
+import OvaServer
+import OvaServices
+import Synchronization
+
+@testable import OvaRPC
+
+/// A real OVA server on 127.0.0.1 with a fresh development certificate, for one test.
+struct TestServer {
+    let server: RPCServer
+    let port: Int
+    let certificatePath: String
+    let directory: URL
+    let probes: ProbeRecorder
+
+    /// Starts a server with Echo, Health, Reflection and the test Probe methods.
+    static func start(limits: ConnectionLimits = ConnectionLimits(), grace: TimeAmount = .seconds(5)) async throws -> TestServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let configuration = try ServerConfiguration.load(environment: [
+            "OVA_LISTEN": "127.0.0.1:0",
+            "OVA_DATA_DIR": directory.path,
+        ])
+        let logger = Logger(label: "ova.test")
+        let tls = try TLSMaterial.resolve(configuration: configuration, logger: logger)
+        var rpcConfiguration = RPCServer.Configuration(host: "127.0.0.1", port: 0, tls: try tls.makeServerTLSConfiguration())
+        rpcConfiguration.limits = limits
+        rpcConfiguration.shutdownGracePeriod = grace
+        let probes = ProbeRecorder()
+        var router = ServiceRegistry().router
+        probes.register(in: &router)
+        let server = RPCServer(configuration: rpcConfiguration, router: router, logger: logger)
+        let address = try await server.start()
+        return TestServer(server: server, port: address.port ?? 0, certificatePath: tls.certificatePath, directory: directory, probes: probes)
+    }
+
+    func makeChannel(limits: ConnectionLimits = ConnectionLimits()) throws -> RPCChannel {
+        var configuration = RPCChannel.Configuration(
+            host: "127.0.0.1",
+            port: self.port,
+            tls: ClientTLSConfiguration(trust: .certificateFile(self.certificatePath), serverHostname: "localhost")
+        )
+        configuration.limits = limits
+        return try RPCChannel(configuration: configuration)
+    }
+
+    func stop() async {
+        await self.server.shutdownGracefully()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+}
+
+/// Runs `body` against a fresh server and always stops it.
+func withServer(
+    limits: ConnectionLimits = ConnectionLimits(),
+    _ body: (TestServer, RPCChannel) async throws -> Void
+) async throws {
+    let server = try await TestServer.start(limits: limits)
+    let channel = try server.makeChannel()
+    do {
+        try await body(server, channel)
+    } catch {
+        await channel.close()
+        await server.stop()
+        throw error
+    }
+    await channel.close()
+    await server.stop()
+}
+
+/// Test-only methods that report what the server side saw.
+final class ProbeRecorder: Sendable {
+    static let hang = MethodDescriptor(service: "test.Probe", name: "Hang", kind: .unary, inputType: "ova.v1.EchoRequest", outputType: "ova.v1.EchoResponse")
+    static let flood = MethodDescriptor(service: "test.Probe", name: "Flood", kind: .serverStreaming, inputType: "ova.v1.EchoRequest", outputType: "ova.v1.EchoResponse")
+
+    private let state = Mutex<(started: Int, cancelled: Int, writes: Int)>((0, 0, 0))
+
+    var started: Int { self.state.withLock { $0.started } }
+    var cancelled: Int { self.state.withLock { $0.cancelled } }
+    var writesCompleted: Int { self.state.withLock { $0.writes } }
+
+    func register(in router: inout RPCRouter) {
+        router.registerUnary(Self.hang) { (request: EchoRequest, context: ServerContext) -> EchoResponse in
+            self.state.withLock { $0.started += 1 }
+            do {
+                try await Task.sleep(for: .seconds(60))
+            } catch {
+                self.state.withLock { $0.cancelled += 1 }
+                throw error
+            }
+            return EchoResponse()
+        }
+        router.registerServerStreaming(Self.flood) { (request: EchoRequest, writer: RPCResponseWriter<EchoResponse>, context: ServerContext) in
+            var response = EchoResponse()
+            response.payload = [UInt8](repeating: 7, count: Int(request.responseSize))
+            for sequence in 0..<UInt64(request.responseCount) {
+                response.sequence = sequence
+                try await writer.write(response)
+                self.state.withLock { $0.writes += 1 }
+            }
+        }
+    }
+
+    /// Polls `condition` every 10 ms for up to `seconds`.
+    func waitUntil(seconds: Double = 5, _ condition: (ProbeRecorder) -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if condition(self) { return true }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return condition(self)
+    }
+}
