@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "ova-server", targets: ["ova-server"]),
         .executable(name: "ova", targets: ["ova"]),
         .executable(name: "protoc-gen-ova", targets: ["protoc-gen-ova"]),
+        .executable(name: "ova-bench", targets: ["ova-bench"]),
         .library(name: "OvaRPC", targets: ["OvaRPC"]),
         .library(name: "OvaProto", targets: ["OvaProto"]),
     ],
@@ -33,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: - C
@@ -84,7 +86,10 @@ let package = Package(
         // MARK: - Generated code and its generator
         .target(
             name: "OvaProto",
-            dependencies: ["COvaProto", "OvaProtobuf", "OvaRPC"],
+            dependencies: [
+                "COvaProto", "CProtobufC", "OvaProtobuf", "OvaRPC",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -138,6 +143,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "ova-bench",
+            dependencies: [
+                "OvaRPC", "OvaProto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Tests
         .testTarget(
             name: "OvaWireTests",
@@ -146,12 +161,15 @@ let package = Package(
         ),
         .testTarget(
             name: "OvaProtobufTests",
-            dependencies: ["OvaProtobuf", "OvaProto", "COvaProto"],
+            dependencies: [
+                "OvaProtobuf", "OvaProto", "COvaProto", "CProtobufC",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OvaCodegenTests",
-            dependencies: ["OvaCodegen"],
+            dependencies: ["OvaCodegen", "CProtocPlugin"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

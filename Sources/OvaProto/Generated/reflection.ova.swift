@@ -8,38 +8,38 @@ import NIOCore
 import OvaProtobuf
 import OvaRPC
 
-// MARK: - ova.v1.MethodKind
+// MARK: - ova.v1.CallKind
 
-/// `ova.v1.MethodKind`: an open enum, so values unknown to this schema are kept.
-public struct MethodKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+/// `ova.v1.CallKind`: an open enum, so values unknown to this schema are kept.
+public struct CallKind: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public var rawValue: Int32
 
     public init(rawValue: Int32) {
         self.rawValue = rawValue
     }
 
-    /// `METHOD_KIND_UNSPECIFIED`
-    public static let unspecified = MethodKind(rawValue: 0)
-    /// `METHOD_KIND_UNARY`
-    public static let unary = MethodKind(rawValue: 1)
-    /// `METHOD_KIND_CLIENT_STREAMING`
-    public static let clientStreaming = MethodKind(rawValue: 2)
-    /// `METHOD_KIND_SERVER_STREAMING`
-    public static let serverStreaming = MethodKind(rawValue: 3)
-    /// `METHOD_KIND_BIDI_STREAMING`
-    public static let bidiStreaming = MethodKind(rawValue: 4)
+    /// `CALL_KIND_UNSPECIFIED`
+    public static let unspecified = CallKind(rawValue: 0)
+    /// `CALL_KIND_UNARY`
+    public static let unary = CallKind(rawValue: 1)
+    /// `CALL_KIND_CLIENT_STREAMING`
+    public static let clientStreaming = CallKind(rawValue: 2)
+    /// `CALL_KIND_SERVER_STREAMING`
+    public static let serverStreaming = CallKind(rawValue: 3)
+    /// `CALL_KIND_BIDI_STREAMING`
+    public static let bidiStreaming = CallKind(rawValue: 4)
 
     /// Every value the schema names, in schema order.
-    public static let allKnownValues: [MethodKind] = [.unspecified, .unary, .clientStreaming, .serverStreaming, .bidiStreaming]
+    public static let allKnownValues: [CallKind] = [.unspecified, .unary, .clientStreaming, .serverStreaming, .bidiStreaming]
 
     /// The schema name of the value (used by the JSON mapping), or nil when unknown.
     public var name: String? {
         switch self.rawValue {
-        case 0: return "METHOD_KIND_UNSPECIFIED"
-        case 1: return "METHOD_KIND_UNARY"
-        case 2: return "METHOD_KIND_CLIENT_STREAMING"
-        case 3: return "METHOD_KIND_SERVER_STREAMING"
-        case 4: return "METHOD_KIND_BIDI_STREAMING"
+        case 0: return "CALL_KIND_UNSPECIFIED"
+        case 1: return "CALL_KIND_UNARY"
+        case 2: return "CALL_KIND_CLIENT_STREAMING"
+        case 3: return "CALL_KIND_SERVER_STREAMING"
+        case 4: return "CALL_KIND_BIDI_STREAMING"
         default: return nil
         }
     }
@@ -47,11 +47,11 @@ public struct MethodKind: RawRepresentable, Hashable, Sendable, CustomStringConv
     /// The value with the schema name `name`.
     public init?(name: String) {
         switch name {
-        case "METHOD_KIND_UNSPECIFIED": self = .unspecified
-        case "METHOD_KIND_UNARY": self = .unary
-        case "METHOD_KIND_CLIENT_STREAMING": self = .clientStreaming
-        case "METHOD_KIND_SERVER_STREAMING": self = .serverStreaming
-        case "METHOD_KIND_BIDI_STREAMING": self = .bidiStreaming
+        case "CALL_KIND_UNSPECIFIED": self = .unspecified
+        case "CALL_KIND_UNARY": self = .unary
+        case "CALL_KIND_CLIENT_STREAMING": self = .clientStreaming
+        case "CALL_KIND_SERVER_STREAMING": self = .serverStreaming
+        case "CALL_KIND_BIDI_STREAMING": self = .bidiStreaming
         default: return nil
         }
     }
@@ -256,7 +256,7 @@ public struct ServiceDescription: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage
 public struct MethodDescription: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage, Hashable {
     public var name: String = ""
     public var path: String = ""
-    public var kind: MethodKind = MethodKind(rawValue: 0)
+    public var kind: CallKind = CallKind(rawValue: 0)
     public var inputType: String = ""
     public var outputType: String = ""
 
@@ -265,7 +265,7 @@ public struct MethodDescription: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage,
     public init(
         name: String = "",
         path: String = "",
-        kind: MethodKind = MethodKind(rawValue: 0),
+        kind: CallKind = CallKind(rawValue: 0),
         inputType: String = "",
         outputType: String = ""
     ) {
@@ -297,7 +297,7 @@ public struct MethodDescription: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage,
     init(_cStruct c: UnsafePointer<Ova__V1__MethodDescription>) {
         self.name = OvaProtobuf.ProtobufCSupport.string(c.pointee.name)
         self.path = OvaProtobuf.ProtobufCSupport.string(c.pointee.path)
-        self.kind = MethodKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
+        self.kind = CallKind(rawValue: Int32(truncatingIfNeeded: c.pointee.kind.rawValue))
         self.inputType = OvaProtobuf.ProtobufCSupport.string(c.pointee.input_type)
         self.outputType = OvaProtobuf.ProtobufCSupport.string(c.pointee.output_type)
     }
@@ -307,7 +307,7 @@ public struct MethodDescription: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage,
         ova__v1__method_description__init(c)
         if !self.name.isEmpty { c.pointee.name = arena.cString(self.name) }
         if !self.path.isEmpty { c.pointee.path = arena.cString(self.path) }
-        c.pointee.kind = Ova__V1__MethodKind(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
+        c.pointee.kind = Ova__V1__CallKind(rawValue: .init(truncatingIfNeeded: self.kind.rawValue))
         if !self.inputType.isEmpty { c.pointee.input_type = arena.cString(self.inputType) }
         if !self.outputType.isEmpty { c.pointee.output_type = arena.cString(self.outputType) }
         return c

@@ -27,7 +27,7 @@ struct ListServices: AsyncParsableCommand {
     }
 }
 
-func kindName(_ kind: OvaProto.MethodKind) -> String {
+func kindName(_ kind: CallKind) -> String {
     switch kind {
     case .unary: return "unary"
     case .clientStreaming: return "client-streaming"

@@ -571,7 +571,7 @@ static const ProtobufCFieldDescriptor ova__v1__method_description__field_descrip
     PROTOBUF_C_TYPE_ENUM,
     0,   /* quantifier_offset */
     offsetof(Ova__V1__MethodDescription, kind),
-    &ova__v1__method_kind__descriptor,
+    &ova__v1__call_kind__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -820,38 +820,38 @@ const ProtobufCMessageDescriptor ova__v1__field_description__descriptor =
   (ProtobufCMessageInit) ova__v1__field_description__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue ova__v1__method_kind__enum_values_by_number[5] =
+static const ProtobufCEnumValue ova__v1__call_kind__enum_values_by_number[5] =
 {
-  { "METHOD_KIND_UNSPECIFIED", "OVA__V1__METHOD_KIND__METHOD_KIND_UNSPECIFIED", 0 },
-  { "METHOD_KIND_UNARY", "OVA__V1__METHOD_KIND__METHOD_KIND_UNARY", 1 },
-  { "METHOD_KIND_CLIENT_STREAMING", "OVA__V1__METHOD_KIND__METHOD_KIND_CLIENT_STREAMING", 2 },
-  { "METHOD_KIND_SERVER_STREAMING", "OVA__V1__METHOD_KIND__METHOD_KIND_SERVER_STREAMING", 3 },
-  { "METHOD_KIND_BIDI_STREAMING", "OVA__V1__METHOD_KIND__METHOD_KIND_BIDI_STREAMING", 4 },
+  { "CALL_KIND_UNSPECIFIED", "OVA__V1__CALL_KIND__CALL_KIND_UNSPECIFIED", 0 },
+  { "CALL_KIND_UNARY", "OVA__V1__CALL_KIND__CALL_KIND_UNARY", 1 },
+  { "CALL_KIND_CLIENT_STREAMING", "OVA__V1__CALL_KIND__CALL_KIND_CLIENT_STREAMING", 2 },
+  { "CALL_KIND_SERVER_STREAMING", "OVA__V1__CALL_KIND__CALL_KIND_SERVER_STREAMING", 3 },
+  { "CALL_KIND_BIDI_STREAMING", "OVA__V1__CALL_KIND__CALL_KIND_BIDI_STREAMING", 4 },
 };
-static const ProtobufCIntRange ova__v1__method_kind__value_ranges[] = {
+static const ProtobufCIntRange ova__v1__call_kind__value_ranges[] = {
 {0, 0},{0, 5}
 };
-static const ProtobufCEnumValueIndex ova__v1__method_kind__enum_values_by_name[5] =
+static const ProtobufCEnumValueIndex ova__v1__call_kind__enum_values_by_name[5] =
 {
-  { "METHOD_KIND_BIDI_STREAMING", 4 },
-  { "METHOD_KIND_CLIENT_STREAMING", 2 },
-  { "METHOD_KIND_SERVER_STREAMING", 3 },
-  { "METHOD_KIND_UNARY", 1 },
-  { "METHOD_KIND_UNSPECIFIED", 0 },
+  { "CALL_KIND_BIDI_STREAMING", 4 },
+  { "CALL_KIND_CLIENT_STREAMING", 2 },
+  { "CALL_KIND_SERVER_STREAMING", 3 },
+  { "CALL_KIND_UNARY", 1 },
+  { "CALL_KIND_UNSPECIFIED", 0 },
 };
-const ProtobufCEnumDescriptor ova__v1__method_kind__descriptor =
+const ProtobufCEnumDescriptor ova__v1__call_kind__descriptor =
 {
   PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
-  "ova.v1.MethodKind",
-  "MethodKind",
-  "Ova__V1__MethodKind",
+  "ova.v1.CallKind",
+  "CallKind",
+  "Ova__V1__CallKind",
   "ova.v1",
   5,
-  ova__v1__method_kind__enum_values_by_number,
+  ova__v1__call_kind__enum_values_by_number,
   5,
-  ova__v1__method_kind__enum_values_by_name,
+  ova__v1__call_kind__enum_values_by_name,
   1,
-  ova__v1__method_kind__value_ranges,
+  ova__v1__call_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
 static const ProtobufCMethodDescriptor ova__v1__reflection__method_descriptors[3] =

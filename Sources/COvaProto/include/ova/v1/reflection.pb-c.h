@@ -27,14 +27,14 @@ typedef struct Ova__V1__FieldDescription Ova__V1__FieldDescription;
 
 /* --- enums --- */
 
-typedef enum _Ova__V1__MethodKind {
-  OVA__V1__METHOD_KIND__METHOD_KIND_UNSPECIFIED = 0,
-  OVA__V1__METHOD_KIND__METHOD_KIND_UNARY = 1,
-  OVA__V1__METHOD_KIND__METHOD_KIND_CLIENT_STREAMING = 2,
-  OVA__V1__METHOD_KIND__METHOD_KIND_SERVER_STREAMING = 3,
-  OVA__V1__METHOD_KIND__METHOD_KIND_BIDI_STREAMING = 4
-    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(OVA__V1__METHOD_KIND)
-} Ova__V1__MethodKind;
+typedef enum _Ova__V1__CallKind {
+  OVA__V1__CALL_KIND__CALL_KIND_UNSPECIFIED = 0,
+  OVA__V1__CALL_KIND__CALL_KIND_UNARY = 1,
+  OVA__V1__CALL_KIND__CALL_KIND_CLIENT_STREAMING = 2,
+  OVA__V1__CALL_KIND__CALL_KIND_SERVER_STREAMING = 3,
+  OVA__V1__CALL_KIND__CALL_KIND_BIDI_STREAMING = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(OVA__V1__CALL_KIND)
+} Ova__V1__CallKind;
 
 /* --- messages --- */
 
@@ -99,13 +99,13 @@ struct  Ova__V1__MethodDescription
    * "ova.v1.Echo/Unary": the string sent in a call's HEADERS frame.
    */
   char *path;
-  Ova__V1__MethodKind kind;
+  Ova__V1__CallKind kind;
   char *input_type;
   char *output_type;
 };
 #define OVA__V1__METHOD_DESCRIPTION__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ova__v1__method_description__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, OVA__V1__METHOD_KIND__METHOD_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, OVA__V1__CALL_KIND__CALL_KIND_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Ova__V1__DescribeMessageRequest
@@ -380,7 +380,7 @@ void ova__v1__reflection__describe_message(ProtobufCService *service,
 
 /* --- descriptors --- */
 
-extern const ProtobufCEnumDescriptor    ova__v1__method_kind__descriptor;
+extern const ProtobufCEnumDescriptor    ova__v1__call_kind__descriptor;
 extern const ProtobufCMessageDescriptor ova__v1__list_services_request__descriptor;
 extern const ProtobufCMessageDescriptor ova__v1__list_services_response__descriptor;
 extern const ProtobufCMessageDescriptor ova__v1__describe_service_request__descriptor;

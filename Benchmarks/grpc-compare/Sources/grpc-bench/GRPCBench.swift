@@ -1,0 +1,146 @@
+import ArgumentParser
+import EchoProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+
+/// `grpc-bench`: the gRPC twin of OVA's `ova-bench`: same flags, same workloads, same JSON,
+/// driving grpc-echo-server (grpc-swift-2, HTTP/2 + TLS) instead of an OVA server.
+@main
+struct GRPCBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grpc-bench",
+        abstract: "Load-test a gRPC server implementing ova.v1.Echo (the baseline for ova-bench).",
+        discussion: """
+            Closed loop by default: --concurrency calls (or streams) in flight, each issuing the \
+            next as soon as the previous completes. With --rate, unary calls start on a fixed \
+            schedule and latency is measured from each call's intended start, so a stalled server \
+            shows up in the percentiles instead of silently lowering the offered load \
+            (coordinated omission). Every run is bounded by --duration and/or --requests; \
+            traffic goes only where --addr points.
+
+            Modes:
+              unary          one 64 B (--payload) request, one response; latency per call
+              server-stream  each stream asks for an endless stream of --payload B messages
+              client-stream  each stream sends --payload B chunks as fast as flow control allows
+              bidi           ping-pong: write one, read one; latency per round trip
+              idle           open --connections connections, hold them for --duration
+            """,
+        version: "0.1.0"
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case unary
+        case serverStream = "server-stream"
+        case clientStream = "client-stream"
+        case bidi
+        case idle
+    }
+
+    @Option(help: ArgumentHelp("Server address.", valueName: "host:port"))
+    var addr = "127.0.0.1:7444"
+
+    @Option(help: ArgumentHelp("PEM file of certificates to trust (hostname not checked).", valueName: "file"))
+    var ca: String?
+
+    @Flag(help: "Skip certificate verification (self-signed certificate).")
+    var insecure = false
+
+    @Option(help: "Call kind to drive: \(Mode.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var mode: Mode = .unary
+
+    @Option(help: "Number of TLS connections (one GRPCClient each); calls are spread over them round-robin.")
+    var connections = 1
+
+    @Option(help: "Calls (or streams) in flight in total.")
+    var concurrency = 1
+
+    @Option(help: "Seconds to measure (after the warm-up).")
+    var duration: Double = 10
+
+    @Option(help: "Stop after this many calls (unary) or messages (streams); 0 = no limit.")
+    var requests = 0
+
+    @Option(help: "Payload bytes per message.")
+    var payload = 64
+
+    @Option(help: "Open loop: unary calls started per second in total (0 = closed loop).")
+    var rate: Double = 0
+
+    @Option(help: "Seconds of load before measuring starts.")
+    var warmup: Double = 1
+
+    @Flag(help: "Print one JSON object instead of a report.")
+    var json = false
+
+    func validate() throws {
+        guard self.connections >= 1, self.connections <= 100_000 else { throw ValidationError("--connections must be 1-100000") }
+        guard self.concurrency >= 1, self.concurrency <= 100_000 else { throw ValidationError("--concurrency must be 1-100000") }
+        guard self.duration > 0, self.duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
+        guard self.warmup >= 0, self.warmup <= 600 else { throw ValidationError("--warmup must be 0-600 seconds") }
+        guard self.payload >= 0, self.payload <= 4 << 20 else { throw ValidationError("--payload must be 0-4194304 bytes") }
+        guard self.requests >= 0 else { throw ValidationError("--requests must be >= 0") }
+        guard self.rate >= 0 else { throw ValidationError("--rate must be >= 0") }
+        if self.rate > 0 && self.mode != .unary { throw ValidationError("--rate applies to --mode unary") }
+        if self.insecure && self.ca != nil { throw ValidationError("--insecure and --ca are mutually exclusive") }
+        _ = try self.hostAndPort()
+    }
+
+    func hostAndPort() throws -> (String, Int) {
+        guard let colon = self.addr.lastIndex(of: ":"), let port = Int(self.addr[self.addr.index(after: colon)...]),
+              (1...65535).contains(port)
+        else {
+            throw ValidationError("--addr \(self.addr): expected host:port")
+        }
+        let host = String(self.addr[..<colon])
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    func run() async throws {
+        let (host, port) = try self.hostAndPort()
+        let security: HTTP2ClientTransport.Posix.TransportSecurity
+        if self.insecure {
+            security = .tls { $0.serverCertificateVerification = .noVerification }
+        } else if let ca = self.ca {
+            security = .tls {
+                $0.trustRoots = .certificates([.file(path: ca, format: .pem)])
+                $0.serverCertificateVerification = .noHostnameVerification
+            }
+        } else {
+            security = .tls
+        }
+        let isIPv4 = host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+        let target: any ResolvableTarget = isIPv4
+            ? ResolvableTargets.IPv4.ipv4(host: host, port: port)
+            : ResolvableTargets.DNS.dns(host: host, port: port)
+
+        // One GRPCClient (and so one HTTP/2 connection) per --connections.
+        let clients = try (0..<self.connections).map { _ in
+            GRPCClient(transport: try HTTP2ClientTransport.Posix(target: target, transportSecurity: security, config: .defaults))
+        }
+        let plan = LoadPlan(
+            mode: self.mode,
+            concurrency: self.concurrency,
+            duration: self.duration,
+            warmup: self.mode == .idle ? 0 : self.warmup,
+            requestLimit: self.requests,
+            payload: self.payload,
+            rate: self.rate
+        )
+        let showProgress = !self.json && isatty(STDERR_FILENO) != 0
+        let result = await withTaskGroup(of: Void.self, returning: RunResult.self) { group in
+            for client in clients {
+                group.addTask { try? await client.runConnections() }
+            }
+            let runner = LoadRunner(plan: plan, clients: clients.map { Ova_V1_Echo.Client(wrapping: $0) })
+            let result = await runner.run(progress: showProgress)
+            for client in clients { client.beginGracefulShutdown() }
+            return result
+        }
+        let report = Report(plan: plan, connections: self.connections, result: result)
+        print(self.json ? report.json() : report.text())
+        if result.failedToStart {
+            throw ExitCode(14)  // UNAVAILABLE, as ova-bench
+        }
+    }
+}

@@ -1,0 +1,358 @@
+import EchoProto
+import Foundation
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Histogram
+import Synchronization
+
+typealias EchoClient = Ova_V1_Echo.Client<HTTP2ClientTransport.Posix>
+
+/// Monotonic nanoseconds.
+@inline(__always)
+func nowNanos() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+/// gRPC status names, as they appear in the "errors" object.
+func statusName(_ error: any Error) -> String {
+    guard let error = error as? RPCError else { return "CLIENT_ERROR" }
+    let names = [
+        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+        "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
+        "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    ]
+    let code = error.code.rawValue
+    return names.indices.contains(code) ? names[code] : "CODE_\(code)"
+}
+
+func makeHistogram() -> Histogram<UInt64> {
+    Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+}
+
+/// Totals shared by the workers (and read by the progress line).
+final class Counters: Sendable {
+    let calls = Atomic<Int>(0)
+    let messages = Atomic<Int>(0)
+    let bytes = Atomic<Int>(0)
+    let tickets = Atomic<Int>(0)
+    let errors = Mutex<[String: Int]>([:])
+
+    func recordError(_ error: any Error) {
+        let name = statusName(error)
+        self.errors.withLock { $0[name, default: 0] += 1 }
+    }
+}
+
+/// A worker's histogram handed between the concurrent halves of a bidi call.
+final class HistogramBox: Sendable {
+    let value: Mutex<Histogram<UInt64>?>
+    init(_ histogram: Histogram<UInt64>?) { self.value = Mutex(histogram) }
+}
+
+/// What a run measured.
+struct RunResult: Sendable {
+    var calls = 0
+    var messages = 0
+    var bytes = 0
+    var seconds = 0.0
+    var latency = makeHistogram()
+    var errors: [String: Int] = [:]
+    var held = 0
+    var failedToStart = false
+    var startError: String?
+}
+
+/// Runs the workers of a ``LoadPlan`` against some clients (one connection each).
+/// Mirrors ova-bench's LoadRunner so both tools count the same things the same way.
+struct LoadRunner: Sendable {
+    let plan: LoadPlan
+    let clients: [EchoClient]
+
+    /// After the measured window ends, workers get this long to wind down before being cancelled.
+    private static let graceNanos: UInt64 = 15_000_000_000
+    /// Handshakes (each a first unary call) in flight at once while connecting.
+    private static let connectWindow = 64
+
+    private var measureStart: UInt64 { self.startedAt + UInt64(self.plan.warmup * 1e9) }
+    private var end: UInt64 { self.measureStart + UInt64(self.plan.duration * 1e9) }
+    private let startedAt: UInt64
+    private let counters = Counters()
+
+    init(plan: LoadPlan, clients: [EchoClient]) {
+        self.plan = plan
+        self.clients = clients
+        self.startedAt = 0
+    }
+
+    private init(copying other: LoadRunner, startedAt: UInt64) {
+        self.plan = other.plan
+        self.clients = other.clients
+        self.startedAt = startedAt
+    }
+
+    func run(progress: Bool) async -> RunResult {
+        // Connect before the clock starts: a gRPC client connects lazily, so each connection
+        // makes one unary call, which completes the TCP + TLS + HTTP/2 handshakes.
+        let (held, startError) = await self.connectAll()
+        if held == 0 {
+            var result = RunResult()
+            result.failedToStart = true
+            result.startError = startError
+            return result
+        }
+        let runner = LoadRunner(copying: self, startedAt: nowNanos())
+        return await runner.measure(progress: progress, held: held)
+    }
+
+    private func connectAll() async -> (held: Int, lastError: String?) {
+        var options = CallOptions.defaults
+        options.waitForReady = false
+        options.timeout = .seconds(30)
+        let probe = ClientRequest(message: Ova_V1_EchoRequest())
+        return await withTaskGroup(of: String?.self) { group in
+            var next = 0
+            var held = 0
+            var lastError: String?
+            while next < min(Self.connectWindow, self.clients.count) {
+                let client = self.clients[next]
+                group.addTask { Self.connect(client, probe, options) }
+                next += 1
+            }
+            for await outcome in group {
+                if let outcome { lastError = outcome } else { held += 1 }
+                if next < self.clients.count {
+                    let client = self.clients[next]
+                    group.addTask { Self.connect(client, probe, options) }
+                    next += 1
+                }
+            }
+            return (held, lastError)
+        }
+    }
+
+    private static func connect(_ client: EchoClient, _ probe: ClientRequest<Ova_V1_EchoRequest>, _ options: CallOptions) async -> String? {
+        do {
+            _ = try await client.unary(request: probe, options: options)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    private enum Outcome: Sendable {
+        case worker(Histogram<UInt64>?)
+        case watchdog
+        case progress
+    }
+
+    private func measure(progress: Bool, held: Int) async -> RunResult {
+        let workers = self.plan.mode == .idle ? 1 : self.plan.concurrency
+        var result = RunResult()
+        await withTaskGroup(of: Outcome.self) { group in
+            if progress {
+                group.addTask { await self.printProgress(); return .progress }
+            }
+            // Bound every run in time even if the server stops answering.
+            group.addTask {
+                let deadline = self.end + Self.graceNanos
+                while !Task.isCancelled, nowNanos() < deadline {
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+                return .watchdog
+            }
+            if self.plan.mode == .idle {
+                group.addTask {
+                    while !Task.isCancelled, nowNanos() < self.end {
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                    return .worker(nil)
+                }
+            } else {
+                for index in 0..<workers {
+                    let client = self.clients[index % self.clients.count]
+                    group.addTask { .worker(await self.work(client: client)) }
+                }
+            }
+            var remaining = workers
+            for await outcome in group {
+                switch outcome {
+                case .worker(let histogram):
+                    if let histogram { result.latency.add(histogram) }
+                    remaining -= 1
+                    if remaining == 0 { group.cancelAll() }
+                case .watchdog:
+                    if remaining > 0 {
+                        self.counters.errors.withLock { $0["CLIENT_TIMEOUT", default: 0] += remaining }
+                        group.cancelAll()
+                    }
+                case .progress:
+                    break
+                }
+            }
+        }
+        if progress {
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+        let finished = min(nowNanos(), self.end)
+        result.seconds = Double(finished > self.measureStart ? finished - self.measureStart : 0) / 1e9
+        result.calls = self.counters.calls.load(ordering: .relaxed)
+        result.messages = self.counters.messages.load(ordering: .relaxed)
+        result.bytes = self.counters.bytes.load(ordering: .relaxed)
+        result.errors = self.counters.errors.withLock { $0 }
+        result.held = held
+        return result
+    }
+
+    // MARK: - Workers
+
+    private func limitReached() -> Bool {
+        guard self.plan.requestLimit > 0 else { return false }
+        let done = self.plan.mode == .unary ? self.counters.calls.load(ordering: .relaxed) : self.counters.messages.load(ordering: .relaxed)
+        return done >= self.plan.requestLimit
+    }
+
+    private var running: Bool {
+        nowNanos() < self.end && !self.limitReached() && !Task.isCancelled
+    }
+
+    /// Counts a completed call or message if it completed inside the measured window.
+    @inline(__always)
+    private func record(started: UInt64, calls: Int, messages: Int, bytes: Int, into histogram: inout Histogram<UInt64>?) {
+        let now = nowNanos()
+        guard now >= self.measureStart, now <= self.end else { return }
+        if calls > 0 { self.counters.calls.add(calls, ordering: .relaxed) }
+        if messages > 0 { self.counters.messages.add(messages, ordering: .relaxed) }
+        if bytes > 0 { self.counters.bytes.add(bytes, ordering: .relaxed) }
+        if started > 0 {
+            _ = histogram?.record(max(1, (now &- started) / 1_000))
+        }
+    }
+
+    private func work(client: EchoClient) async -> Histogram<UInt64>? {
+        var histogram: Histogram<UInt64>? = makeHistogram()
+        var request = Ova_V1_EchoRequest()
+        request.payload = Data(repeating: 0x61, count: self.plan.payload)
+        while self.running {
+            do {
+                switch self.plan.mode {
+                case .unary:
+                    try await self.unary(client, request, &histogram)
+                case .serverStream:
+                    try await self.serverStream(client)
+                case .clientStream:
+                    try await self.clientStream(client, request, &histogram)
+                case .bidi:
+                    try await self.bidi(client, request, &histogram)
+                case .idle:
+                    return histogram
+                }
+            } catch {
+                if nowNanos() < self.end && !Task.isCancelled { self.counters.recordError(error) }
+                // Do not spin on a dead server.
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        return histogram
+    }
+
+    private func unary(_ client: EchoClient, _ request: Ova_V1_EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
+        var started = nowNanos()
+        if self.plan.rate > 0 {
+            // Open loop: the call's start is fixed by the schedule, not by when a slot freed up.
+            let ticket = self.counters.tickets.add(1, ordering: .relaxed).oldValue
+            let intended = self.startedAt + UInt64(Double(ticket) / self.plan.rate * 1e9)
+            if intended > started {
+                try await Task.sleep(for: .nanoseconds(Int64(intended - started)))
+            }
+            started = intended
+            guard intended < self.end else { return }
+        }
+        let response = try await client.unary(request: ClientRequest(message: request))
+        self.record(started: started, calls: 1, messages: 1, bytes: response.payload.count, into: &histogram)
+    }
+
+    private func serverStream(_ client: EchoClient) async throws {
+        var request = Ova_V1_EchoRequest()
+        request.responseCount = 10_000_000
+        request.responseSize = UInt32(self.plan.payload)
+        let payload = self.plan.payload
+        try await client.serverStream(request: ClientRequest(message: request)) { response in
+            var batch = 0
+            for try await _ in response.messages {
+                batch += 1
+                // Count in batches: one atomic add per 64 messages keeps the counter off the profile.
+                if batch == 64 {
+                    var none: Histogram<UInt64>? = nil
+                    self.record(started: 0, calls: 0, messages: batch, bytes: batch * payload, into: &none)
+                    batch = 0
+                    if !self.running { break }
+                }
+            }
+            // Returning from the handler ends the call; the server sees the stream cancelled.
+        }
+    }
+
+    private func clientStream(_ client: EchoClient, _ request: Ova_V1_EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
+        let payload = self.plan.payload
+        let producer = StreamingClientRequest<Ova_V1_EchoRequest> { writer in
+            var none: Histogram<UInt64>? = nil
+            while self.running {
+                try await writer.write(request)
+                self.record(started: 0, calls: 0, messages: 1, bytes: payload, into: &none)
+            }
+        }
+        _ = try await client.clientStream(request: producer)
+        self.record(started: 0, calls: 1, messages: 0, bytes: 0, into: &histogram)
+    }
+
+    private func bidi(_ client: EchoClient, _ request: Ova_V1_EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
+        // grpc-swift-2 splits a bidi call into a request producer and a response handler that
+        // run concurrently; for ping-pong the handler signals each response to the producer.
+        let payload = self.plan.payload
+        let (arrivals, arrived) = AsyncStream<Void>.makeStream(bufferingPolicy: .unbounded)
+        let result = HistogramBox(histogram)
+        let producer = StreamingClientRequest<Ova_V1_EchoRequest> { writer in
+            var local = result.value.withLock { $0 }
+            var iterator = arrivals.makeAsyncIterator()
+            defer { result.value.withLock { $0 = local } }
+            while self.running {
+                let started = nowNanos()
+                try await writer.write(request)
+                guard await iterator.next() != nil else { break }
+                self.record(started: started, calls: 0, messages: 1, bytes: payload, into: &local)
+            }
+        }
+        defer { histogram = result.value.withLock { $0 } }
+        try await client.bidi(request: producer) { response in
+            defer { arrived.finish() }
+            for try await _ in response.messages {
+                arrived.yield()
+            }
+        }
+    }
+
+    private func printProgress() async {
+        var lastCalls = 0
+        var lastMessages = 0
+        var lastTime = nowNanos()
+        while nowNanos() < self.end && !self.limitReached() && !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(1))
+            let now = nowNanos()
+            let calls = self.counters.calls.load(ordering: .relaxed)
+            let messages = self.counters.messages.load(ordering: .relaxed)
+            let seconds = Double(now - lastTime) / 1e9
+            let phase = now < self.measureStart ? "warm-up" : String(format: "%5.1fs", Double(now - self.measureStart) / 1e9)
+            let errors = self.counters.errors.withLock { $0.values.reduce(0, +) }
+            let line = String(
+                format: "\r\u{1B}[K[%@] %.0f calls/s  %.0f msg/s  errors %d",
+                phase, Double(calls - lastCalls) / seconds, Double(messages - lastMessages) / seconds, errors
+            )
+            FileHandle.standardError.write(Data(line.utf8))
+            lastCalls = calls
+            lastMessages = messages
+            lastTime = now
+        }
+    }
+}

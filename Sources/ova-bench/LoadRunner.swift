@@ -1,0 +1,295 @@
+import Foundation
+import Histogram
+import OvaProto
+import OvaRPC
+import Synchronization
+
+/// Monotonic nanoseconds.
+@inline(__always)
+func nowNanos() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+/// Totals shared by the workers (and read by the progress line).
+final class Counters: Sendable {
+    let calls = Atomic<Int>(0)
+    let messages = Atomic<Int>(0)
+    let bytes = Atomic<Int>(0)
+    let tickets = Atomic<Int>(0)
+    let errors = Mutex<[String: Int]>([:])
+
+    func recordError(_ error: any Error) {
+        let name = (error as? RPCError)?.code.name ?? "CLIENT_ERROR"
+        self.errors.withLock { $0[name, default: 0] += 1 }
+    }
+}
+
+/// What a run measured.
+struct RunResult: Sendable {
+    var calls = 0
+    var messages = 0
+    var bytes = 0
+    var seconds = 0.0
+    var latency = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+    var errors: [String: Int] = [:]
+    var held = 0
+    var failedToStart = false
+    var startError: String?
+}
+
+/// Runs the workers of a ``LoadPlan`` against some channels.
+struct LoadRunner: Sendable {
+    let plan: LoadPlan
+    let channels: [RPCChannel]
+
+    private var measureStart: UInt64 { self.startedAt + UInt64(self.plan.warmup * 1e9) }
+    private var end: UInt64 { self.measureStart + UInt64(self.plan.duration * 1e9) }
+    private let startedAt: UInt64
+    private let counters = Counters()
+
+    init(plan: LoadPlan, channels: [RPCChannel]) {
+        self.plan = plan
+        self.channels = channels
+        self.startedAt = 0
+    }
+
+    private init(copying other: LoadRunner, startedAt: UInt64) {
+        self.plan = other.plan
+        self.channels = other.channels
+        self.startedAt = startedAt
+    }
+
+    func run(progress: Bool) async throws -> RunResult {
+        // Connect (TLS handshake included) before the clock starts.
+        var held = 0
+        var startError: String?
+        for channel in self.channels {
+            do {
+                try await channel.connect()
+                held += 1
+            } catch {
+                startError = "\(error)"
+            }
+        }
+        if held == 0 {
+            var result = RunResult()
+            result.failedToStart = true
+            result.startError = startError
+            return result
+        }
+        let runner = LoadRunner(copying: self, startedAt: nowNanos())
+        return await runner.measure(progress: progress, held: held)
+    }
+
+    private func measure(progress: Bool, held: Int) async -> RunResult {
+        let workers = self.plan.mode == .idle ? 0 : self.plan.concurrency
+        var result = RunResult()
+        await withTaskGroup(of: Histogram<UInt64>?.self) { group in
+            if progress {
+                group.addTask { await self.printProgress(); return nil }
+            }
+            if self.plan.mode == .idle {
+                group.addTask {
+                    let until = self.end
+                    while nowNanos() < until {
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                    return nil
+                }
+            }
+            for index in 0..<workers {
+                let channel = self.channels[index % self.channels.count]
+                group.addTask { await self.work(channel: channel) }
+            }
+            for await histogram in group {
+                if let histogram { result.latency.add(histogram) }
+            }
+        }
+        if progress {
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+        let finished = min(nowNanos(), self.end)
+        result.seconds = Double(finished > self.measureStart ? finished - self.measureStart : 0) / 1e9
+        result.calls = self.counters.calls.load(ordering: .relaxed)
+        result.messages = self.counters.messages.load(ordering: .relaxed)
+        result.bytes = self.counters.bytes.load(ordering: .relaxed)
+        result.errors = self.counters.errors.withLock { $0 }
+        result.held = held
+        return result
+    }
+
+    // MARK: - Workers
+
+    private func limitReached() -> Bool {
+        guard self.plan.requestLimit > 0 else { return false }
+        let done = self.plan.mode == .unary ? self.counters.calls.load(ordering: .relaxed) : self.counters.messages.load(ordering: .relaxed)
+        return done >= self.plan.requestLimit
+    }
+
+    private var running: Bool {
+        nowNanos() < self.end && !self.limitReached()
+    }
+
+    /// Counts a completed call or message if it completed inside the measured window.
+    @inline(__always)
+    private func record(started: UInt64, calls: Int, messages: Int, bytes: Int, into histogram: inout Histogram<UInt64>?) {
+        let now = nowNanos()
+        guard now >= self.measureStart, now <= self.end else { return }
+        if calls > 0 { self.counters.calls.add(calls, ordering: .relaxed) }
+        if messages > 0 { self.counters.messages.add(messages, ordering: .relaxed) }
+        if bytes > 0 { self.counters.bytes.add(bytes, ordering: .relaxed) }
+        if started > 0 {
+            _ = histogram?.record(max(1, (now &- started) / 1_000))
+        }
+    }
+
+    private func work(channel: RPCChannel) async -> Histogram<UInt64>? {
+        var histogram: Histogram<UInt64>? = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        let client = EchoClient(channel: channel)
+        var request = EchoRequest()
+        request.payload = [UInt8](repeating: 0x61, count: self.plan.payload)
+        while self.running {
+            do {
+                switch self.plan.mode {
+                case .unary:
+                    try await self.unary(client, request, &histogram)
+                case .serverStream:
+                    try await self.serverStream(client, &histogram)
+                case .clientStream:
+                    try await self.clientStream(client, request, &histogram)
+                case .bidi:
+                    try await self.bidi(client, request, &histogram)
+                case .audio:
+                    try await self.audio(client, &histogram)
+                case .idle:
+                    return histogram
+                }
+            } catch {
+                if nowNanos() < self.end { self.counters.recordError(error) }
+                // Do not spin on a dead server.
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        return histogram
+    }
+
+    private func unary(_ client: EchoClient, _ request: EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
+        var started = nowNanos()
+        if self.plan.rate > 0 {
+            // Open loop: the call's start is fixed by the schedule, not by when a slot freed up.
+            let ticket = self.counters.tickets.add(1, ordering: .relaxed).oldValue
+            let intended = self.startedAt + UInt64(Double(ticket) / self.plan.rate * 1e9)
+            if intended > started {
+                try await Task.sleep(for: .nanoseconds(Int64(intended - started)))
+            }
+            started = intended
+            guard intended < self.end else { return }
+        }
+        let response = try await client.unary(request)
+        self.record(started: started, calls: 1, messages: 1, bytes: response.payload.count, into: &histogram)
+    }
+
+    private func serverStream(_ client: EchoClient, _ histogram: inout Histogram<UInt64>?) async throws {
+        var request = EchoRequest()
+        request.responseCount = 10_000_000
+        request.responseSize = UInt32(self.plan.payload)
+        let payload = self.plan.payload
+        try await client.serverStream(request) { responses in
+            var batch = 0
+            for try await _ in responses {
+                batch += 1
+                // Count in batches: one atomic add per 64 messages keeps the counter off the profile.
+                if batch == 64 {
+                    var none: Histogram<UInt64>? = nil
+                    self.record(started: 0, calls: 0, messages: batch, bytes: batch * payload, into: &none)
+                    batch = 0
+                    if !self.running { break }
+                }
+            }
+        }
+    }
+
+    private func clientStream(_ client: EchoClient, _ request: EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
+        let payload = self.plan.payload
+        _ = try await client.clientStream { writer in
+            var none: Histogram<UInt64>? = nil
+            while self.running {
+                try await writer.write(request)
+                self.record(started: 0, calls: 0, messages: 1, bytes: payload, into: &none)
+            }
+        }
+        self.record(started: 0, calls: 1, messages: 0, bytes: 0, into: &histogram)
+    }
+
+    private func bidi(_ client: EchoClient, _ request: EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
+        let payload = self.plan.payload
+        let local = try await client.bidi { writer, responses in
+            var local = histogram
+            var iterator = responses.makeAsyncIterator()
+            while self.running {
+                let started = nowNanos()
+                try await writer.write(request)
+                guard try await iterator.next() != nil else { break }
+                self.record(started: started, calls: 0, messages: 1, bytes: payload, into: &local)
+            }
+            writer.finish()
+            while try await iterator.next() != nil {}
+            return local
+        }
+        histogram = local
+    }
+
+    private func audio(_ client: EchoClient, _ histogram: inout Histogram<UInt64>?) async throws {
+        guard let audio = self.plan.audio else { return }
+        let realtime = self.plan.realtime
+        let local = try await client.bidi { writer, responses in
+            var local = histogram
+            var iterator = responses.makeAsyncIterator()
+            let streamStart = nowNanos()
+            var index = 0
+            while self.running {
+                if realtime {
+                    let due = streamStart + UInt64(index) * 100_000_000
+                    let now = nowNanos()
+                    if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
+                }
+                var chunk = EchoRequest()
+                chunk.payload = audio.chunks[index % audio.chunks.count]
+                let started = nowNanos()
+                try await writer.write(chunk)
+                guard try await iterator.next() != nil else { break }
+                self.record(started: started, calls: 0, messages: 1, bytes: chunk.payload.count, into: &local)
+                index += 1
+            }
+            writer.finish()
+            while try await iterator.next() != nil {}
+            return local
+        }
+        histogram = local
+    }
+
+    private func printProgress() async {
+        var lastCalls = 0
+        var lastMessages = 0
+        var lastTime = nowNanos()
+        while nowNanos() < self.end && !self.limitReached() {
+            try? await Task.sleep(for: .seconds(1))
+            let now = nowNanos()
+            let calls = self.counters.calls.load(ordering: .relaxed)
+            let messages = self.counters.messages.load(ordering: .relaxed)
+            let seconds = Double(now - lastTime) / 1e9
+            let phase = now < self.measureStart ? "warm-up" : String(format: "%5.1fs", Double(now - self.measureStart) / 1e9)
+            let errors = self.counters.errors.withLock { $0.values.reduce(0, +) }
+            let line = String(
+                format: "\r\u{1B}[K[%@] %.0f calls/s  %.0f msg/s  errors %d",
+                phase, Double(calls - lastCalls) / seconds, Double(messages - lastMessages) / seconds, errors
+            )
+            FileHandle.standardError.write(Data(line.utf8))
+            lastCalls = calls
+            lastMessages = messages
+            lastTime = now
+        }
+    }
+}

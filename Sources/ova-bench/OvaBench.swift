@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import OvaRPC
+
+/// `ova-bench`: load generator for OVA servers over the binary protocol.
+@main
+struct OvaBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ova-bench",
+        abstract: "Load-test an OVA server with the Echo service's four call kinds.",
+        discussion: """
+            Closed loop by default: --concurrency calls (or streams) in flight, each issuing the \
+            next as soon as the previous completes. With --rate, unary calls start on a fixed \
+            schedule and latency is measured from each call's intended start, so a stalled server \
+            shows up in the percentiles instead of silently lowering the offered load \
+            (coordinated omission). Every run is bounded by --duration and/or --requests; \
+            traffic goes only where --addr points.
+
+            Modes:
+              unary          one 64 B (--payload) request, one response; latency per call
+              server-stream  each stream asks for an endless stream of --payload B messages
+              client-stream  each stream sends --payload B chunks as fast as flow control allows
+              bidi           ping-pong: write one, read one; latency per round trip
+              audio          like bidi, with 100 ms chunks of 16 kHz 16-bit mono PCM (3200 B) at
+                             real-time pace (--realtime) or full speed, from --wav or generated
+              idle           open --connections connections, hold them for --duration
+            """,
+        version: "0.1.0"
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case unary
+        case serverStream = "server-stream"
+        case clientStream = "client-stream"
+        case bidi
+        case audio
+        case idle
+    }
+
+    @Option(help: ArgumentHelp("Server address.", valueName: "host:port"))
+    var addr = "127.0.0.1:7443"
+
+    @Option(help: ArgumentHelp("PEM file of certificates to trust (the server's data/dev-cert.pem).", valueName: "file"))
+    var ca: String?
+
+    @Flag(help: "Skip certificate verification (development certificate).")
+    var insecure = false
+
+    @Option(help: "Call kind to drive: \(Mode.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var mode: Mode = .unary
+
+    @Option(help: "Number of TLS connections; calls are spread over them round-robin.")
+    var connections = 1
+
+    @Option(help: "Calls (or streams) in flight in total.")
+    var concurrency = 1
+
+    @Option(help: "Seconds to measure (after the warm-up).")
+    var duration: Double = 10
+
+    @Option(help: "Stop after this many calls (unary) or messages (streams); 0 = no limit.")
+    var requests = 0
+
+    @Option(help: "Payload bytes per message.")
+    var payload = 64
+
+    @Option(help: "Open loop: unary calls started per second in total (0 = closed loop).")
+    var rate: Double = 0
+
+    @Option(help: "Seconds of load before measuring starts.")
+    var warmup: Double = 1
+
+    @Option(help: ArgumentHelp("Audio mode: a 16-bit mono PCM WAV file to stream (default: a generated tone).", valueName: "file"))
+    var wav: String?
+
+    @Flag(help: "Audio mode: send chunks at real-time pace (100 ms apart) instead of full speed.")
+    var realtime = false
+
+    @Flag(help: "Print one JSON object instead of a report.")
+    var json = false
+
+    func validate() throws {
+        guard self.connections >= 1, self.connections <= 100_000 else { throw ValidationError("--connections must be 1-100000") }
+        guard self.concurrency >= 1, self.concurrency <= 100_000 else { throw ValidationError("--concurrency must be 1-100000") }
+        guard self.duration > 0, self.duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
+        guard self.warmup >= 0, self.warmup <= 600 else { throw ValidationError("--warmup must be 0-600 seconds") }
+        guard self.payload >= 0, self.payload <= 4 << 20 else { throw ValidationError("--payload must be 0-4194304 bytes") }
+        guard self.requests >= 0 else { throw ValidationError("--requests must be >= 0") }
+        guard self.rate >= 0 else { throw ValidationError("--rate must be >= 0") }
+        if self.rate > 0 && self.mode != .unary { throw ValidationError("--rate applies to --mode unary") }
+        if self.insecure && self.ca != nil { throw ValidationError("--insecure and --ca are mutually exclusive") }
+        _ = try self.hostAndPort()
+    }
+
+    func hostAndPort() throws -> (String, Int) {
+        guard let colon = self.addr.lastIndex(of: ":"), let port = Int(self.addr[self.addr.index(after: colon)...]) else {
+            throw ValidationError("--addr \(self.addr): expected host:port")
+        }
+        let host = String(self.addr[..<colon])
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    func run() async throws {
+        let (host, port) = try self.hostAndPort()
+        let trust: ClientTLSConfiguration.Trust = self.insecure ? .insecureNoVerification : self.ca.map { .certificateFile($0) } ?? .systemDefault
+        let channels = try (0..<self.connections).map { _ in
+            try RPCChannel(configuration: .init(host: host, port: port, tls: ClientTLSConfiguration(trust: trust)))
+        }
+        let audio = self.mode == .audio ? try AudioSource.load(wavPath: self.wav) : nil
+        let plan = LoadPlan(
+            mode: self.mode,
+            concurrency: self.concurrency,
+            duration: self.duration,
+            warmup: self.mode == .idle ? 0 : self.warmup,
+            requestLimit: self.requests,
+            payload: self.payload,
+            rate: self.rate,
+            audio: audio,
+            realtime: self.realtime
+        )
+        let runner = LoadRunner(plan: plan, channels: channels)
+        let showProgress = !self.json && isatty(STDERR_FILENO) != 0
+        let result = try await runner.run(progress: showProgress)
+        for channel in channels { await channel.close() }
+        let report = Report(plan: plan, connections: self.connections, result: result)
+        print(self.json ? report.json() : report.text())
+        if result.failedToStart {
+            throw ExitCode(Int32(StatusCode.unavailable.rawValue))
+        }
+    }
+}
