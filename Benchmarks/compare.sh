@@ -8,7 +8,9 @@
 #   DURATION=30 bash Benchmarks/compare.sh     # longer cases
 #
 # Other knobs: WARMUP (s, default 1), SIDES ("ova grpc"), CASES (names from the list below,
-# space-separated), SKIP_BUILD=1 (use existing release binaries).
+# space-separated), SKIP_BUILD=1 (use existing release binaries), GRPC_SERVER_FLAGS (extra
+# grpc-echo-server flags, default none), GRPC_SERVER_STREAM_FLAGS (for the server-stream case
+# only, default --nio-executor: see "Configuration" in Benchmarks/README.md).
 # Prints one markdown table; the raw JSON lines go to Benchmarks/results/<date>.jsonl.
 # See Benchmarks/README.md for what each case measures.
 set -uo pipefail
@@ -21,6 +23,8 @@ if [[ -z "${DURATION:-}" ]]; then
 fi
 WARMUP=${WARMUP:-1}
 SIDES=${SIDES:-"ova grpc"}
+GRPC_SERVER_FLAGS=${GRPC_SERVER_FLAGS-}
+GRPC_SERVER_STREAM_FLAGS=${GRPC_SERVER_STREAM_FLAGS---nio-executor}
 ALL_CASES="unary-c1 unary-c64 server-stream client-stream bidi-c1 bidi-c64 idle-1000 idle-10000"
 if [[ "$QUICK" == 1 ]]; then ALL_CASES=${ALL_CASES/ idle-10000/}; fi
 CASES=${CASES:-$ALL_CASES}
@@ -147,9 +151,10 @@ sys.exit(1)
 PY
 }
 
-# start_server SIDE PORT LOG -> sets SERVER_PID; returns non-zero if it did not come up.
+# start_server SIDE PORT LOG CASE -> sets SERVER_PID; returns non-zero if it did not come up.
 start_server() {
-    local side=$1 port=$2 logfile=$3
+    local side=$1 port=$2 logfile=$3 case_name=$4 flags=$GRPC_SERVER_FLAGS
+    if [[ "$case_name" == server-stream ]]; then flags="$flags $GRPC_SERVER_STREAM_FLAGS"; fi
     case "$side" in
         ova)
             rm -rf "$WORK/data" && mkdir -p "$WORK/data"
@@ -157,7 +162,8 @@ start_server() {
                 >"$logfile" 2>&1 &
             ;;
         grpc)
-            "${SIDE_BIN[grpc]}/grpc-echo-server" --host 127.0.0.1 --port "$port" >"$logfile" 2>&1 &
+            # shellcheck disable=SC2086
+            "${SIDE_BIN[grpc]}/grpc-echo-server" --host 127.0.0.1 --port "$port" $flags >"$logfile" 2>&1 &
             ;;
     esac
     SERVER_PID=$!
@@ -262,7 +268,7 @@ run_case() {
     port=$(free_port)
     json="$WORK/$name-$side.json"
     err="$WORK/$name-$side.err"
-    if ! start_server "$side" "$port" "$WORK/$name-$side-server.log"; then
+    if ! start_server "$side" "$port" "$WORK/$name-$side-server.log" "$name"; then
         log "$side: server did not start for $name (see $WORK/$name-$side-server.log)"
         echo '{"error":"server did not start"}' >"$json"
         record "$name" "$side" "$json" ""
@@ -295,6 +301,7 @@ run_case() {
         rc=$?
     fi
     if [[ $rc != 0 ]]; then
+        if [[ $rc == 124 ]]; then log "$side: $name: bench killed after ${limit} s (hung?)"; fi
         log "$side: $name: bench exited $rc: $(tail -c 300 "$err" | tr '\n' ' ')"
         extra=$(python3 -c 'import json,sys; d=json.loads(sys.argv[1] or "{}"); d["bench_exit"]=int(sys.argv[2]); print(json.dumps(d))' "$extra" "$rc")
     fi
@@ -303,8 +310,8 @@ run_case() {
 }
 
 GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-printf '{"tool":"compare.sh","date":"%s","git":"%s","duration_s":%s,"warmup_s":%s,"cores":%s,"quick":%s}\n' \
-    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$GIT_REV" "$DURATION" "$WARMUP" "$(nproc)" "$QUICK" >"$RUN_LINES"
+printf '{"tool":"compare.sh","date":"%s","git":"%s","duration_s":%s,"warmup_s":%s,"cores":%s,"quick":%s,"grpc_server_flags":"%s","grpc_server_stream_flags":"%s"}\n' \
+    "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$GIT_REV" "$DURATION" "$WARMUP" "$(nproc)" "$QUICK" "$GRPC_SERVER_FLAGS" "$GRPC_SERVER_STREAM_FLAGS" >"$RUN_LINES"
 
 for name in $CASES; do
     for side in ova grpc; do
@@ -394,6 +401,8 @@ for case in cases:
             notes.append(f"{side} {case}: {r.get('error') or r.get('start_error') or 'bench exit ' + str(r['bench_exit'])}")
 print()
 print("Higher is better for calls/s, msg/s, MB/s and held; lower is better for latency and KiB/conn.")
+print(f"gRPC: grpc-swift-2 stock server config{(' + ' + meta['grpc_server_flags']) if meta.get('grpc_server_flags') else ''}"
+      f" (server-stream case: {meta.get('grpc_server_stream_flags') or 'same'}); grpc-bench --executor auto.")
 if ova_ok != "1":
     notes.insert(0, f"OVA side did not run: {ova_why}")
 if grpc_ok != "1":

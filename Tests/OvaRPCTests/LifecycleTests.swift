@@ -145,7 +145,11 @@ struct LifecycleTests {
         slow.text = "in flight"
         slow.delayMs = 400
         let inFlight = Task { try await EchoClient(channel: channel).unary(slow) }
-        try await Task.sleep(for: .milliseconds(100))
+        let deadline = ContinuousClock.now + .seconds(10)
+        while server.server.metrics.activeCalls == 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(server.server.metrics.activeCalls == 1)
         server.server.beginGracefulShutdown()
         let response = try await inFlight.value
         #expect(response.text == "in flight")

@@ -82,20 +82,34 @@ public final class RPCChannel: Sendable {
     // MARK: - Connection management
 
     func connection() async throws -> Connection {
-        let future: EventLoopFuture<Connection> = try self.state.withLock { state in
+        // Fast path without futures: awaiting even a completed future hops to its event loop.
+        enum Next {
+            case ready(Connection)
+            case wait(EventLoopFuture<Connection>)
+        }
+        let next: Next = try self.state.withLock { state in
             switch state {
             case .ready(let connection) where connection.usable.isUsable:
-                return connection.channel.eventLoop.makeSucceededFuture(connection)
+                return .ready(connection)
             case .connecting(let future):
-                return future
+                return .wait(future)
             case .closed:
                 throw RPCError(code: .unavailable, message: "the channel is closed")
             case .idle, .ready:
                 let future = self.makeConnection()
                 state = .connecting(future)
-                return future
+                return .wait(future)
             }
         }
+        switch next {
+        case .ready(let connection):
+            return connection
+        case .wait(let future):
+            return try await self.awaitConnection(future)
+        }
+    }
+
+    private func awaitConnection(_ future: EventLoopFuture<Connection>) async throws -> Connection {
         do {
             let connection = try await future.get()
             self.state.withLock { state in

@@ -9,7 +9,7 @@ import Synchronization
 /// messages, so a slow consumer stops the sender instead of growing this buffer.
 final class InboundMessages: Sendable {
     private struct State {
-        var messages = CircularBuffer<ByteBuffer>(initialCapacity: 4)
+        var messages = CircularBuffer<(message: ByteBuffer, credit: Int)>(initialCapacity: 4)
         var end: RPCError?? = nil  // nil: open; .some(nil): finished cleanly; .some(error): failed
         var waiter: CheckedContinuation<ByteBuffer?, any Error>?
         var consumedBytes = 0
@@ -18,6 +18,12 @@ final class InboundMessages: Sendable {
     private let state = Mutex(State())
     /// Bytes consumed since the last report are reported once they reach this many.
     private let reportThreshold: Int
+    /// A consumer about to wait reports what it consumed once it is at least this much: a
+    /// waiting consumer must not sit on credit the sender needs (with many streams sharing the
+    /// connection window, that credit could be all of it). Keeping small amounts avoids one
+    /// WINDOW_UPDATE per message in ping-pong calls; the stuck total is bounded by
+    /// streams × this, well under the connection window.
+    static let reportWhenWaiting = 4 * 1024
     /// Called (from the consuming task) with a number of consumed payload bytes.
     private let onConsumed: @Sendable (Int) -> Void
 
@@ -28,15 +34,17 @@ final class InboundMessages: Sendable {
 
     // MARK: - Producer (event loop)
 
-    func append(_ message: ByteBuffer) {
+    /// - Parameter credit: the flow-control bytes to return once it is consumed (less than the
+    ///   message's size when earlier fragments were credited on arrival).
+    func append(_ message: ByteBuffer, credit: Int) {
         let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
             guard state.end == nil else { return nil }
             if let waiter = state.waiter {
                 state.waiter = nil
-                state.consumedBytes += message.readableBytes
+                state.consumedBytes += credit
                 return waiter
             }
-            state.messages.append(message)
+            state.messages.append((message, credit))
             return nil
         }
         if let waiter {
@@ -89,9 +97,9 @@ final class InboundMessages: Sendable {
             case wait
         }
         let immediate: Immediate = self.state.withLock { state in
-            if let message = state.messages.popFirst() {
-                state.consumedBytes += message.readableBytes
-                return .message(message)
+            if let entry = state.messages.popFirst() {
+                state.consumedBytes += entry.credit
+                return .message(entry.message)
             }
             switch state.end {
             case .none: return .wait
@@ -118,19 +126,27 @@ final class InboundMessages: Sendable {
                     case end
                     case error(any Error)
                 }
+                var report = 0
                 let outcome: Outcome = self.state.withLock { state in
                     if Task.isCancelled { return .error(CancellationError()) }
-                    if let message = state.messages.popFirst() {
-                        state.consumedBytes += message.readableBytes
-                        return .message(message)
+                    if let entry = state.messages.popFirst() {
+                        state.consumedBytes += entry.credit
+                        return .message(entry.message)
                     }
                     switch state.end {
                     case .none:
                         state.waiter = continuation
+                        if state.consumedBytes >= Self.reportWhenWaiting {
+                            report = state.consumedBytes
+                            state.consumedBytes = 0
+                        }
                         return .parked
                     case .some(.none): return .end
                     case .some(.some(let error)): return .error(error)
                     }
+                }
+                if report > 0 {
+                    self.onConsumed(report)
                 }
                 switch outcome {
                 case .parked: break

@@ -8,12 +8,25 @@ public final class ServerContext: Sendable {
     public let requestMetadata: Metadata
     /// The client's address, e.g. `127.0.0.1:53412`.
     public let peerAddress: String
-    /// Unique per call; logged with every line about it and returned in error details.
-    public let requestID: String
     /// When the call times out, if the client set a deadline.
     public let deadline: NIODeadline?
-    /// A logger carrying `request_id` and `method`.
-    public let logger: Logger
+    private let connectionID: String
+    private let streamID: UInt32
+    private let baseLogger: Logger
+
+    /// Unique per call; logged with every line about it and returned in failed calls' trailers.
+    /// (Built on demand: most successful calls never need it.)
+    public var requestID: String {
+        "\(self.connectionID)-\(self.streamID)"
+    }
+
+    /// A logger carrying `request_id` and `method`. Each access builds one; keep it in a local.
+    public var logger: Logger {
+        var logger = self.baseLogger
+        logger[metadataKey: "request_id"] = "\(self.requestID)"
+        logger[metadataKey: "method"] = "\(self.method.path)"
+        return logger
+    }
     /// Values that interceptors attach for handlers (e.g. the authenticated principal).
     public let attributes = ContextAttributes()
 
@@ -23,16 +36,18 @@ public final class ServerContext: Sendable {
         method: MethodDescriptor,
         requestMetadata: Metadata,
         peerAddress: String,
-        requestID: String,
+        connectionID: String,
+        streamID: UInt32,
         deadline: NIODeadline?,
         logger: Logger
     ) {
         self.method = method
         self.requestMetadata = requestMetadata
         self.peerAddress = peerAddress
-        self.requestID = requestID
+        self.connectionID = connectionID
+        self.streamID = streamID
         self.deadline = deadline
-        self.logger = logger
+        self.baseLogger = logger
     }
 
     /// Adds metadata to the call's trailers.

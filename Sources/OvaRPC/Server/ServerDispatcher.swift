@@ -92,17 +92,14 @@ extension ConnectionHandler {
             self.scheduleDeadline(at, for: stream)
         }
 
-        let requestID = "\(server.connectionID)-\(streamID)"
-        var logger = server.callLogger
-        logger[metadataKey: "request_id"] = "\(requestID)"
-        logger[metadataKey: "method"] = "\(headers.path)"
         let context = ServerContext(
             method: route.method,
             requestMetadata: headers.metadata,
             peerAddress: server.peerAddress,
-            requestID: requestID,
+            connectionID: server.connectionID,
+            streamID: streamID,
             deadline: deadline,
-            logger: logger
+            logger: server.callLogger
         )
         let io = ServerCallIO(
             inbound: inbound,

@@ -267,22 +267,33 @@ final class ConnectionHandler: ChannelInboundHandler {
             return
         }
         let message: ByteBuffer
+        var credit = length
         if flags.contains(.continued) {
             if stream.reassembly == nil {
                 stream.reassembly = self.context?.channel.allocator.buffer(capacity: length * 2) ?? ByteBuffer()
             }
             var fragment = payload
             stream.reassembly?.writeBuffer(&fragment)
+            stream.reassemblyUncredited += length
+            // A message larger than what the window has left could never complete: when the
+            // sender can no longer send a full frame, credit the fragments received so far.
+            // What this lets through is bounded by MAX_MESSAGE_SIZE.
+            if stream.receiveWindow < self.limits.settings.maxFrameSize || self.connectionReceiveWindow < self.limits.settings.maxFrameSize {
+                self.returnCredit(stream, bytes: stream.reassemblyUncredited)
+                stream.reassemblyUncredited = 0
+            }
             return
         } else if var assembled = stream.reassembly {
             var fragment = payload
             assembled.writeBuffer(&fragment)
             stream.reassembly = nil
             message = assembled
+            credit = stream.reassemblyUncredited + length
+            stream.reassemblyUncredited = 0
         } else {
             message = payload
         }
-        stream.inbound.append(message)
+        stream.inbound.append(message, credit: credit)
         if flags.contains(.endStream) {
             guard self.role == .server else {
                 throw ConnectionError(code: .internalError, message: "END_STREAM from a server")
@@ -375,13 +386,17 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// A task consumed `bytes` of messages on `streamID`: reopen the windows.
     func consumed(streamID: UInt32, bytes: Int) {
         guard streamID != 0, let stream = self.streams[streamID] else { return }
+        self.returnCredit(stream, bytes: bytes)
+        self.flushSoon()
+    }
+
+    private func returnCredit(_ stream: StreamState, bytes: Int) {
         stream.receiveWindow += bytes
         stream.uncreditedBytes -= bytes
         if !stream.remoteClosed {
-            self.emit(.windowUpdate(streamID: streamID, increment: UInt32(bytes)))
+            self.emit(.windowUpdate(streamID: stream.id, increment: UInt32(bytes)))
         }
         self.creditConnection(bytes)
-        self.flushSoon()
     }
 
     private func creditConnection(_ bytes: Int) {

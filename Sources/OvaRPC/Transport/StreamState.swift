@@ -20,6 +20,8 @@ final class StreamState {
     var headSentBytes = 0
     /// Fragments of a message that is still arriving (CONTINUED frames).
     var reassembly: ByteBuffer?
+    /// Bytes in `reassembly` whose flow-control credit has not been returned yet.
+    var reassemblyUncredited = 0
     /// The peer has half-closed (server) or sent trailers (client).
     var remoteClosed = false
     /// Fires DEADLINE_EXCEEDED.

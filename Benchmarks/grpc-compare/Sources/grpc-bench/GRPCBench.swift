@@ -3,6 +3,8 @@ import EchoProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import NIOCore
+import NIOPosix
 
 /// `grpc-bench`: the gRPC twin of OVA's `ova-bench`: same flags, same workloads, same JSON,
 /// driving grpc-echo-server (grpc-swift-2, HTTP/2 + TLS) instead of an OVA server.
@@ -70,6 +72,19 @@ struct GRPCBench: AsyncParsableCommand {
     @Option(help: "Seconds of load before measuring starts.")
     var warmup: Double = 1
 
+    enum Executor: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case auto, nio, `default`
+    }
+
+    @Option(help: """
+        Where the workers' tasks run: nio (on NIO's event loops, NIOSingletons global executor), \
+        default (Swift's global executor), or auto: nio for client-stream and server-stream, \
+        default otherwise. With the default executor grpc-swift's writers hand messages to the \
+        event loop without waiting for it, so client-stream would count bytes that are only \
+        queued in memory; for unary and bidi it is the faster choice.
+        """)
+    var executor: Executor = .auto
+
     @Flag(help: "Print one JSON object instead of a report.")
     var json = false
 
@@ -97,6 +112,12 @@ struct GRPCBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // On NIO's event loops the workers' writes happen on the channel's loop and see its
+        // writability, so flow control pushes back on the streaming modes.
+        let useNIO = self.executor == .nio || (self.executor == .auto && (self.mode == .clientStream || self.mode == .serverStream))
+        if useNIO, !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
+            throw ValidationError("could not install NIO as the global executor")
+        }
         let (host, port) = try self.hostAndPort()
         let security: HTTP2ClientTransport.Posix.TransportSecurity
         if self.insecure {
@@ -111,7 +132,7 @@ struct GRPCBench: AsyncParsableCommand {
         }
         let isIPv4 = host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
         let target: any ResolvableTarget = isIPv4
-            ? ResolvableTargets.IPv4.ipv4(host: host, port: port)
+            ? ResolvableTargets.IPv4.ipv4(address: host, port: port)
             : ResolvableTargets.DNS.dns(host: host, port: port)
 
         // One GRPCClient (and so one HTTP/2 connection) per --connections.

@@ -71,7 +71,7 @@ struct LoadRunner: Sendable {
     let clients: [EchoClient]
 
     /// After the measured window ends, workers get this long to wind down before being cancelled.
-    private static let graceNanos: UInt64 = 15_000_000_000
+    private static let graceNanos: UInt64 = 5_000_000_000
     /// Handshakes (each a first unary call) in flight at once while connecting.
     private static let connectWindow = 64
 
@@ -107,9 +107,12 @@ struct LoadRunner: Sendable {
     }
 
     private func connectAll() async -> (held: Int, lastError: String?) {
-        var options = CallOptions.defaults
-        options.waitForReady = false
-        options.timeout = .seconds(30)
+        let options: CallOptions = {
+            var options = CallOptions.defaults
+            options.waitForReady = false
+            options.timeout = .seconds(30)
+            return options
+        }()
         let probe = ClientRequest(message: Ova_V1_EchoRequest())
         return await withTaskGroup(of: String?.self) { group in
             var next = 0
@@ -117,14 +120,14 @@ struct LoadRunner: Sendable {
             var lastError: String?
             while next < min(Self.connectWindow, self.clients.count) {
                 let client = self.clients[next]
-                group.addTask { Self.connect(client, probe, options) }
+                group.addTask { await Self.connect(client, probe, options) }
                 next += 1
             }
             for await outcome in group {
                 if let outcome { lastError = outcome } else { held += 1 }
                 if next < self.clients.count {
                     let client = self.clients[next]
-                    group.addTask { Self.connect(client, probe, options) }
+                    group.addTask { await Self.connect(client, probe, options) }
                     next += 1
                 }
             }

@@ -33,6 +33,9 @@ struct EchoService: Ova_V1_Echo.ServiceProtocol {
         return StreamingServerResponse(metadata: [:]) { writer in
             let count = max(1, message.responseCount)
             for sequence in 0..<UInt64(count) {
+                // grpc-swift cancels the handler's task when the client resets the stream, but
+                // writes are not guaranteed to fail promptly after that: stop producing.
+                try Task.checkCancellation()
                 try await Self.delay(message)
                 try await writer.write(Self.response(to: message, sequence: sequence, metadata: metadata))
             }

@@ -37,6 +37,16 @@ struct GRPCEchoServer: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core).")
     var threads = System.coreCount
 
+    @Flag(help: "Disable grpc-swift's server flush coalescing (on by default since transport 2.8).")
+    var noFlushCoalescing = false
+
+    @Flag(help: """
+        Run Swift concurrency on NIO's event loops (NIOSingletons global executor, --threads loops). \
+        Without it, handler writes are queued to the event loop without waiting, so a fast \
+        server stream buffers without bound in memory (compare.sh passes this flag).
+        """)
+    var nioExecutor = false
+
     func validate() throws {
         guard (0...65535).contains(self.port) else { throw ValidationError("--port must be 0-65535") }
         guard self.threads >= 1, self.threads <= 256 else { throw ValidationError("--threads must be 1-256") }
@@ -62,11 +72,22 @@ struct GRPCEchoServer: AsyncParsableCommand {
             )
         }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
+        let group: MultiThreadedEventLoopGroup
+        if self.nioExecutor {
+            NIOSingletons.groupLoopCountSuggestion = self.threads
+            guard NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() else {
+                throw ValidationError("could not install NIO as the global executor")
+            }
+            group = .singletonMultiThreadedEventLoopGroup
+        } else {
+            group = MultiThreadedEventLoopGroup(numberOfThreads: self.threads)
+        }
         let transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: self.host, port: self.port),
             transportSecurity: security,
-            config: .defaults,
+            config: .defaults { config in
+                if self.noFlushCoalescing { config.connection.flushCoalescing = nil }
+            },
             eventLoopGroup: group
         )
         let server = GRPCServer(transport: transport, services: [EchoService()])
@@ -77,7 +98,7 @@ struct GRPCEchoServer: AsyncParsableCommand {
             // Unbuffered, so a script reading a pipe sees it at once.
             FileHandle.standardOutput.write(Data("listening on \(port)\n".utf8))
         }
-        try await group.shutdownGracefully()
+        if !self.nioExecutor { try await group.shutdownGracefully() }
     }
 
     /// A self-signed P-256 certificate for "localhost", as grpc-swift-nio-transport's TLS tests make.
