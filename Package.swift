@@ -26,6 +26,8 @@ let package = Package(
         .executable(name: "ova-bench", targets: ["ova-bench"]),
         .library(name: "OvaRPC", targets: ["OvaRPC"]),
         .library(name: "OvaProto", targets: ["OvaProto"]),
+        .library(name: "OvaWire", targets: ["OvaWire"]),
+        .library(name: "OvaServer", targets: ["OvaServer"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -147,6 +149,8 @@ let package = Package(
             name: "ova-bench",
             dependencies: [
                 "OvaRPC", "OvaProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],

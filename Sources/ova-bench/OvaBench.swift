@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import OvaRPC
 
 /// `ova-bench`: load generator for OVA servers over the binary protocol.
@@ -79,6 +81,9 @@ struct OvaBench: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a report.")
     var json = false
 
+    @Flag(help: "Run the load tasks on Swift's default executor instead of the event loops.")
+    var defaultExecutor = false
+
     func validate() throws {
         guard self.connections >= 1, self.connections <= 100_000 else { throw ValidationError("--connections must be 1-100000") }
         guard self.concurrency >= 1, self.concurrency <= 100_000 else { throw ValidationError("--concurrency must be 1-100000") }
@@ -101,6 +106,10 @@ struct OvaBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if !self.defaultExecutor {
+            // The same setting as the server's: no thread hop between a call's I/O and its task.
+            NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        }
         let (host, port) = try self.hostAndPort()
         let trust: ClientTLSConfiguration.Trust = self.insecure ? .insecureNoVerification : self.ca.map { .certificateFile($0) } ?? .systemDefault
         let channels = try (0..<self.connections).map { _ in

@@ -54,6 +54,7 @@ struct ServerConfigurationTests {
         #expect(config.idleTimeoutSeconds == 300)
         #expect(config.handshakeTimeoutSeconds == 10)
         #expect(config.eventLoopThreads == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(config.tasksOnEventLoops)
         #expect(config.warnings.isEmpty)
     }
 
@@ -74,6 +75,7 @@ struct ServerConfigurationTests {
             "OVA_IDLE_TIMEOUT_SECONDS": "0",
             "OVA_HANDSHAKE_TIMEOUT_SECONDS": "3",
             "OVA_THREADS": "3",
+            "OVA_TASKS_ON_EVENT_LOOPS": "false",
         ])
         #expect(config.environment == .production)
         #expect(config.isProduction)
@@ -93,6 +95,7 @@ struct ServerConfigurationTests {
         #expect(config.idleTimeoutSeconds == 0)
         #expect(config.handshakeTimeoutSeconds == 3)
         #expect(config.eventLoopThreads == 3)
+        #expect(config.tasksOnEventLoops == false)
         #expect(config.warnings.isEmpty)
     }
 
@@ -102,7 +105,7 @@ struct ServerConfigurationTests {
             "ENVIRONMENT", "OVA_LISTEN", "OVA_DATA_DIR", "OVA_TLS_CERT", "OVA_TLS_KEY", "OVA_TLS_CLIENT_CA",
             "OVA_LOG_LEVEL", "OVA_LOG_FORMAT", "OVA_SHUTDOWN_GRACE_SECONDS", "OVA_MAX_CONCURRENT_STREAMS",
             "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS",
-            "OVA_HANDSHAKE_TIMEOUT_SECONDS", "OVA_THREADS",
+            "OVA_HANDSHAKE_TIMEOUT_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
         ])
     }
 
@@ -229,6 +232,7 @@ struct ServerConfigurationTests {
         ("OVA_HANDSHAKE_TIMEOUT_SECONDS", "0", "0.1-300"),
         ("OVA_THREADS", "0", "auto or an integer 1-1024"),
         ("OVA_THREADS", "many", "auto"),
+        ("OVA_TASKS_ON_EVENT_LOOPS", "maybe", "true or false"),
     ])
     func invalidValueNamesVariable(variable: String, value: String, expected: String) {
         let error = loadError([variable: value])

@@ -429,7 +429,13 @@ final class ConnectionHandler: ChannelInboundHandler {
             eventLoop.execute { loopBound.value.consumed(streamID: cell.value, bytes: bytes) }
         }
         let outbound = OutboundQueue(highWatermark: limits.outboundHighWatermark) {
-            eventLoop.execute { loopBound.value.drain(streamID: cell.value) }
+            if eventLoop.inEventLoop {
+                // A handler running on this event loop (started with Task.immediate, or resumed
+                // here): drain now, so its frames join the current read burst's flush.
+                loopBound.value.drain(streamID: cell.value)
+            } else {
+                eventLoop.execute { loopBound.value.drain(streamID: cell.value) }
+            }
         }
         return (inbound, outbound)
     }
@@ -643,9 +649,17 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var needsFlush = false
 
     /// Flushes now, unless a read burst is in progress (then `channelReadComplete` flushes).
+    /// Flushes once the current event-loop turn's work is done: during a read burst
+    /// `channelReadComplete` flushes; otherwise one flush task runs after every drain that is
+    /// already queued, so a burst of handler writes on many streams becomes one TLS write.
     func flushSoon() {
-        if !self.inReadBurst {
-            self.flushNow()
+        guard !self.inReadBurst, !self.flushScheduled, let eventLoop = self.eventLoop else { return }
+        self.flushScheduled = true
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        eventLoop.execute {
+            let handler = loopBound.value
+            handler.flushScheduled = false
+            handler.flushNow()
         }
     }
 

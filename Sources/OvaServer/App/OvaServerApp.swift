@@ -65,7 +65,21 @@ public enum OvaServerApp {
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully (a second signal exits at once).
     public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+        let group: MultiThreadedEventLoopGroup
+        let ownsGroup: Bool
+        if configuration.tasksOnEventLoops {
+            // Tasks resumed by the event loop then continue on it: no hop to another thread and
+            // back per call (the largest cost of an async handler; see docs/PERFORMANCE.md).
+            NIOSingletons.groupLoopCountSuggestion = configuration.eventLoopThreads
+            if !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
+                logger.warning("could not run tasks on the event loops (OVA_TASKS_ON_EVENT_LOOPS); using the default executor")
+            }
+            group = MultiThreadedEventLoopGroup.singleton
+            ownsGroup = false
+        } else {
+            group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+            ownsGroup = true
+        }
         let running = try await self.start(configuration: configuration, logger: logger, eventLoopGroup: group)
         for (key, value) in configuration.redactedSummary() {
             logger.debug("config \(key)=\(value)")
@@ -95,7 +109,9 @@ public enum OvaServerApp {
         }
         await running.server.waitUntilStopped()
         signals.cancel()
-        try? await group.shutdownGracefully()
+        if ownsGroup {
+            try? await group.shutdownGracefully()
+        }
         logger.notice("ova-server stopped")
     }
 }

@@ -47,6 +47,9 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var idleTimeoutSeconds: Double
     public var handshakeTimeoutSeconds: Double
     public var eventLoopThreads: Int
+    /// `OVA_TASKS_ON_EVENT_LOOPS`: run Swift concurrency's tasks on the event loops (no thread
+    /// hop between I/O and handlers). Handlers must then never block.
+    public var tasksOnEventLoops: Bool
     /// Problems that are not errors but should be visible at startup (unknown `OVA_*`
     /// variables, which are usually typos; conflicting aliases).
     public var warnings: [String]
@@ -70,6 +73,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         idleTimeoutSeconds = 0
         handshakeTimeoutSeconds = 0
         eventLoopThreads = 0
+        tasksOnEventLoops = true
         warnings = []
     }
 
@@ -398,6 +402,14 @@ extension ServerConfiguration {
         ) { config, value, variable, _ throws(ConfigurationError) in
             config.eventLoopThreads = try parseThreads(value, variable: variable)
         },
+        Setting(
+            "OVA_TASKS_ON_EVENT_LOOPS", default: "true",
+            help: "Run Swift concurrency tasks (handlers) on the event-loop threads instead of a separate pool: "
+                + "no thread switch between network I/O and handlers. true or false.",
+            display: { String($0.tasksOnEventLoops) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.tasksOnEventLoops = try parseBool(value, variable: variable)
+        },
     ]
 }
 
@@ -564,6 +576,14 @@ extension ServerConfiguration {
             )
         }
         return seconds
+    }
+
+    static func parseBool(_ value: String, variable: String) throws(ConfigurationError) -> Bool {
+        switch normalized(value) {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw .invalidValue(variable: variable, value: value, expected: "expected true or false")
+        }
     }
 
     static func parseThreads(_ value: String, variable: String) throws(ConfigurationError) -> Int {

@@ -1,0 +1,32 @@
+// swift-tools-version:6.0
+// Micro-benchmarks of OVA's hot paths, with allocation counts. Separate from the main package
+// so its build flags and the malloc interposer never touch the product.
+//
+//   cd Benchmarks/micro && swift run -c release ova-microbench
+import PackageDescription
+
+let package = Package(
+    name: "ova-micro",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(path: "../.."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // Counts malloc/calloc/realloc calls by interposing the libc symbols.
+        .target(name: "CMallocCounter"),
+        .executableTarget(
+            name: "ova-microbench",
+            dependencies: [
+                "CMallocCounter",
+                .product(name: "OvaWire", package: "ova"),
+                .product(name: "OvaRPC", package: "ova"),
+                .product(name: "OvaProto", package: "ova"),
+                .product(name: "OvaServer", package: "ova"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
