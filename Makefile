@@ -5,7 +5,7 @@ SWIFT_FLAGS ?=
 # Tests run in parallel workers; 2 matches the 2-core machines we build on.
 TEST_WORKERS ?= 2
 
-.PHONY: all deps build run test test-swift check-proto proto release bench clean help
+.PHONY: all deps build run test test-swift smoke check-proto proto release bench clean help
 
 all: build
 
@@ -36,11 +36,18 @@ proto: deps
 check-proto: deps
 	bash scripts/gen-proto.sh --check
 
-test: deps check-proto test-swift
+test: deps check-proto test-swift smoke
 
 test-swift:
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build --parallel --num-workers $(TEST_WORKERS)
+
+smoke:
+	SWIFT_FLAGS="$(SWIFT_FLAGS)" bash scripts/smoke.sh
+	OVA_TASKS_ON_EVENT_LOOPS=true SWIFT_FLAGS="$(SWIFT_FLAGS)" bash scripts/smoke.sh
+
+bench: deps
+	bash Benchmarks/compare.sh
 
 clean:
 	rm -rf .build

@@ -29,6 +29,7 @@ public final class RPCChannel: Sendable {
         let handler: NIOLoopBound<ConnectionHandler>
         let peerSettings: Settings
         let usable: ConnectionUsability
+        let creditSignal: ConnectionCreditSignal
     }
 
     private enum State {
@@ -161,7 +162,8 @@ public final class RPCChannel: Sendable {
                     channel: channel,
                     handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
                     peerSettings: settings,
-                    usable: usable
+                    usable: usable,
+                    creditSignal: handler.creditSignal
                 )
             }
         }
@@ -248,6 +250,7 @@ public final class RPCChannel: Sendable {
         let (inbound, outbound) = ConnectionHandler.makeStreamIO(
             cell: cell,
             loopBound: connection.handler,
+            creditSignal: connection.creditSignal,
             eventLoop: eventLoop,
             limits: self.configuration.limits
         )

@@ -18,17 +18,20 @@ final class InboundMessages: Sendable {
     private let state = Mutex(State())
     /// Bytes consumed since the last report are reported once they reach this many.
     private let reportThreshold: Int
-    /// A consumer about to wait reports what it consumed once it is at least this much: a
-    /// waiting consumer must not sit on credit the sender needs (with many streams sharing the
-    /// connection window, that credit could be all of it). Keeping small amounts avoids one
-    /// WINDOW_UPDATE per message in ping-pong calls; the stuck total is bounded by
-    /// streams × this, well under the connection window.
+    /// While the connection's window runs low, a consumer about to wait reports what it
+    /// consumed once it is at least this much: a waiting consumer must not sit on credit the
+    /// sender needs (with many streams sharing the connection window, that credit could be all
+    /// of it). The stuck total is then bounded by streams × this, well under the window.
     static let reportWhenWaiting = 4 * 1024
     /// Called (from the consuming task) with a number of consumed payload bytes.
     private let onConsumed: @Sendable (Int) -> Void
 
-    init(reportThreshold: Int, onConsumed: @escaping @Sendable (Int) -> Void) {
+    /// Set by the event loop while the connection's receive window runs low.
+    private let connectionStarved: ConnectionCreditSignal
+
+    init(reportThreshold: Int, connectionStarved: ConnectionCreditSignal, onConsumed: @escaping @Sendable (Int) -> Void) {
         self.reportThreshold = max(1, reportThreshold)
+        self.connectionStarved = connectionStarved
         self.onConsumed = onConsumed
     }
 
@@ -136,7 +139,7 @@ final class InboundMessages: Sendable {
                     switch state.end {
                     case .none:
                         state.waiter = continuation
-                        if state.consumedBytes >= Self.reportWhenWaiting {
+                        if state.consumedBytes >= Self.reportWhenWaiting && self.connectionStarved.isSet {
                             report = state.consumedBytes
                             state.consumedBytes = 0
                         }
@@ -173,6 +176,19 @@ final class InboundMessages: Sendable {
         }
         if consumed > 0 {
             self.onConsumed(consumed)
+        }
+    }
+}
+
+/// A flag the event loop raises while a connection's receive window is low, read by consumers.
+final class ConnectionCreditSignal: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    var isSet: Bool { self.flag.load(ordering: .relaxed) }
+
+    func set(_ value: Bool) {
+        if self.flag.load(ordering: .relaxed) != value {
+            self.flag.store(value, ordering: .relaxed)
         }
     }
 }

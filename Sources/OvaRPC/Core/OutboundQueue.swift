@@ -22,6 +22,8 @@ final class OutboundQueue: Sendable {
         var drainScheduled = false
         var waiter: CheckedContinuation<Void, any Error>?
         var closedWith: RPCError?
+        /// Bytes written since the writer last yielded its thread.
+        var writtenSinceYield = 0
     }
 
     private let state = Mutex(State())
@@ -42,17 +44,29 @@ final class OutboundQueue: Sendable {
     ///
     /// - Throws: the error the stream ended with (cancelled, deadline, reset by the peer).
     func write(_ item: OutboundItem, bytes: Int) async throws {
-        let (schedule, mustWait): (Bool, Bool) = try self.state.withLock { state in
+        let (schedule, mustWait, mustYield): (Bool, Bool, Bool) = try self.state.withLock { state in
             if let error = state.closedWith { throw error }
             state.items.append(item)
             state.queuedBytes += bytes
+            state.writtenSinceYield += bytes
             let schedule = !state.drainScheduled
             state.drainScheduled = true
-            return (schedule, state.queuedBytes > self.highWatermark)
+            let mustYield = state.writtenSinceYield >= Self.yieldThreshold
+            if mustYield { state.writtenSinceYield = 0 }
+            return (schedule, state.queuedBytes > self.highWatermark, mustYield)
         }
         if schedule { self.scheduleDrain() }
-        if mustWait { try await self.waitForRoom() }
+        if mustWait {
+            try await self.waitForRoom()
+        } else if mustYield {
+            // A writer that never suspends would keep a shared thread (an event loop, when
+            // tasks run there) from draining and flushing: step aside once in a while.
+            await Task.yield()
+        }
     }
+
+    /// A writer yields its thread once per this many bytes written without suspending.
+    static let yieldThreshold = 64 * 1024
 
     /// Queues an item without waiting (final items: trailers, half-close).
     /// Returns false when the stream is already closed.

@@ -74,7 +74,7 @@ extension ConnectionHandler {
 
         let cell = StreamIDCell(streamID)
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let (inbound, outbound) = Self.makeStreamIO(cell: cell, loopBound: loopBound, eventLoop: eventLoop, limits: self.limits)
+        let (inbound, outbound) = Self.makeStreamIO(cell: cell, loopBound: loopBound, creditSignal: self.creditSignal, eventLoop: eventLoop, limits: self.limits)
         let stream = StreamState(
             id: streamID,
             inbound: inbound,

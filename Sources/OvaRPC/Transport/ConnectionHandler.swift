@@ -33,6 +33,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     var connectionSendWindow: Int
     private var connectionReceiveWindow: Int
     private var connectionPendingCredit = 0
+    /// Raised while less than half the connection receive window is open.
+    let creditSignal = ConnectionCreditSignal()
 
     var streams: [UInt32: StreamState] = [:]
     /// Highest stream id opened by the client (server role) or allocated (client role).
@@ -52,7 +54,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // Output coalescing.
     private var output: ByteBuffer?
-    private var inReadBurst = false
+    private(set) var inReadBurst = false
     private var flushScheduled = false
 
     // Role-specific parts.
@@ -245,6 +247,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard self.connectionReceiveWindow >= 0 else {
             throw ConnectionError(code: .resourceExhausted, message: "the connection flow-control window was exceeded")
         }
+        if self.connectionReceiveWindow < self.limits.settings.initialConnectionWindow / 2 {
+            self.creditSignal.set(true)
+        }
         guard let stream = self.streams[streamID] else {
             // A stream that already ended (reset, rejected, finished): the bytes still count
             // against the connection window, so return them at once.
@@ -403,15 +408,20 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard bytes > 0 else { return }
         self.connectionReceiveWindow += bytes
         self.connectionPendingCredit += bytes
-        if self.connectionPendingCredit >= self.limits.settings.initialConnectionWindow / 4 {
+        if self.connectionReceiveWindow >= self.limits.settings.initialConnectionWindow / 2 {
+            self.creditSignal.set(false)
+        }
+        if self.connectionPendingCredit >= self.limits.settings.initialConnectionWindow / 16 {
             self.emit(.windowUpdate(streamID: 0, increment: UInt32(self.connectionPendingCredit)))
             self.connectionPendingCredit = 0
         }
     }
 
-    /// The threshold at which a task reports consumed bytes.
-    var creditReportThreshold: Int {
-        max(1, self.limits.settings.initialStreamWindow / 2)
+    /// Consumed bytes a task accumulates before returning them as credit. Small next to both
+    /// windows, so that many streams sharing the connection window keep it open (a WINDOW_UPDATE
+    /// per 32 KiB is a negligible cost), and at most half a stream window.
+    static func creditReportThreshold(_ settings: Settings) -> Int {
+        max(1, min(settings.initialStreamWindow / 2, 32 * 1024))
     }
 
     // MARK: - Streams
@@ -422,16 +432,20 @@ final class ConnectionHandler: ChannelInboundHandler {
     static func makeStreamIO(
         cell: StreamIDCell,
         loopBound: NIOLoopBound<ConnectionHandler>,
+        creditSignal: ConnectionCreditSignal,
         eventLoop: any EventLoop,
         limits: ConnectionLimits
     ) -> (InboundMessages, OutboundQueue) {
-        let inbound = InboundMessages(reportThreshold: max(1, limits.settings.initialStreamWindow / 2)) { bytes in
+        let inbound = InboundMessages(
+            reportThreshold: Self.creditReportThreshold(limits.settings),
+            connectionStarved: creditSignal
+        ) { bytes in
             eventLoop.execute { loopBound.value.consumed(streamID: cell.value, bytes: bytes) }
         }
         let outbound = OutboundQueue(highWatermark: limits.outboundHighWatermark) {
-            if eventLoop.inEventLoop {
-                // A handler running on this event loop (started with Task.immediate, or resumed
-                // here): drain now, so its frames join the current read burst's flush.
+            if eventLoop.inEventLoop, loopBound.value.inReadBurst {
+                // A handler started with Task.immediate inside this read: drain now, so its
+                // frames join the read burst's one flush.
                 loopBound.value.drain(streamID: cell.value)
             } else {
                 eventLoop.execute { loopBound.value.drain(streamID: cell.value) }
