@@ -5,6 +5,10 @@
 //   cd Benchmarks/micro && swift run -c release ova-microbench
 import PackageDescription
 
+// A path dependency's identity is its directory's name, which depends on where the repository
+// was cloned: derive it.
+let rootPackage = Context.packageDirectory.split(separator: "/").dropLast(2).last.map(String.init) ?? "ova"
+
 let package = Package(
     name: "ova-micro",
     platforms: [.macOS(.v15)],
@@ -19,10 +23,10 @@ let package = Package(
             name: "ova-microbench",
             dependencies: [
                 "CMallocCounter",
-                .product(name: "OvaWire", package: "ova"),
-                .product(name: "OvaRPC", package: "ova"),
-                .product(name: "OvaProto", package: "ova"),
-                .product(name: "OvaServer", package: "ova"),
+                .product(name: "OvaWire", package: rootPackage),
+                .product(name: "OvaRPC", package: rootPackage),
+                .product(name: "OvaProto", package: rootPackage),
+                .product(name: "OvaServer", package: rootPackage),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
