@@ -35,6 +35,7 @@ struct LifecycleTests {
                 #expect(error.code == .cancelled)
             }
             #expect(await server.probes.waitUntil { $0.cancelled == 1 }, "the handler never saw the cancellation")
+            #expect(await server.probes.waitUntil { _ in server.server.metrics.activeCalls == 0 }, "a cancelled call is still counted as active")
             // The connection is still good.
             var request = EchoRequest()
             request.text = "after cancel"

@@ -12,16 +12,10 @@ struct ServerDispatcher: Sendable {
     let callLogger: Logger
     let metrics: ServerMetrics
 
-    func logCompleted(stream: StreamState, trailers: Trailers, handler: ConnectionHandler) {
+    /// Logs the end of a call whose stream is being removed (counted once per stream).
+    func callEnded(stream: StreamState, code: StatusCode, message: String) {
         self.metrics.callEnded()
-        self.log(path: stream.path, streamID: stream.id, code: trailers.code, message: trailers.message, openedAt: stream.openedAt)
-    }
-
-    func logRejected(stream: StreamState, error: RPCError, handler: ConnectionHandler) {
-        if stream.handlerTask != nil || stream.pendingStart != nil {
-            self.metrics.callEnded()
-        }
-        self.log(path: stream.path, streamID: stream.id, code: error.code, message: error.message, openedAt: stream.openedAt)
+        self.log(path: stream.path, streamID: stream.id, code: code, message: message, openedAt: stream.openedAt)
     }
 
     /// The access log: successful calls at debug, failures at info, server faults at warning.

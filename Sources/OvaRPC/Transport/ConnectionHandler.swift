@@ -121,11 +121,11 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.idleTimer?.cancel()
         self.idleTimer = nil
         let error = RPCError(code: .unavailable, message: "the connection was closed")
-        for stream in self.streams.values {
-            self.abandon(stream, error: error)
-        }
-        self.streams.removeAll()
+        // Queued client calls fail first, so that closing streams does not open them.
         self.client?.connectionClosed(error: error)
+        for stream in Array(self.streams.values) {
+            self.removeStream(stream, error: error)
+        }
         context.fireChannelInactive()
     }
 
@@ -461,8 +461,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// Ends a stream locally: fails its task-facing queues with `error` and forgets it.
-    func removeStream(_ stream: StreamState, error: RPCError?) {
+    /// `status` is what the call ended with, for the server's access log (defaults to `error`).
+    func removeStream(_ stream: StreamState, error: RPCError?, status: (StatusCode, String)? = nil) {
         guard self.streams.removeValue(forKey: stream.id) != nil else { return }
+        if let server = self.server {
+            let (code, message) = status ?? (error.map { ($0.code, $0.message) } ?? (.ok, ""))
+            server.callEnded(stream: stream, code: code, message: message)
+        }
         if let error {
             self.abandon(stream, error: error)
         } else {
@@ -516,7 +521,6 @@ final class ConnectionHandler: ChannelInboundHandler {
         switch self.role {
         case .server:
             self.emit(.trailers(streamID: stream.id, Trailers(code: error.code, message: error.message)))
-            self.server?.logRejected(stream: stream, error: error, handler: self)
         case .client:
             self.emit(.reset(streamID: stream.id, code: .cancelled))
         }
@@ -562,8 +566,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             case .trailers(let trailers):
                 self.emit(.trailers(streamID: stream.id, trailers))
                 stream.sendQueue.removeAll()
-                self.server?.logCompleted(stream: stream, trailers: trailers, handler: self)
-                self.removeStream(stream, error: nil)
+                self.removeStream(stream, error: nil, status: (trailers.code, trailers.message))
                 return
             }
             _ = stream.sendQueue.removeFirst()
@@ -721,7 +724,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func resetIdleTimer() {
         self.idleTimer?.cancel()
         self.idleTimer = nil
-        guard self.role == .server, let timeout = self.limits.idleTimeout, let eventLoop = self.eventLoop else { return }
+        guard self.role == .server, !self.closed, let timeout = self.limits.idleTimeout, let eventLoop = self.eventLoop else { return }
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
         self.idleTimer = eventLoop.scheduleTask(in: timeout) {
             let handler = loopBound.value
