@@ -68,7 +68,7 @@ var stream = ByteBufferAllocator().buffer(capacity: 1 << 20)
 for _ in 0..<1_000 {
     FrameEncoder.encode(.message(streamID: 1, payload: payload, flags: []), into: &stream)
 }
-results.append(measure("decode MESSAGE frame (64 B payload)", iterations: 1_000 * scale) {
+results.append(try measure("decode MESSAGE frame (64 B payload)", iterations: 1_000 * scale) {
     var decoder = FrameDecoder(role: .client)
     var input = stream
     while let frame = try decoder.decode(buffer: &input) { blackHole(frame) }
