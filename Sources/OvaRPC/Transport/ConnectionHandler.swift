@@ -21,7 +21,10 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     var context: ChannelHandlerContext?
     var eventLoop: (any EventLoop)?
-    private var decoder: NIOSingleStepByteToMessageProcessor<FrameDecoder>
+    private var decoder: FrameDecoder
+    /// Bytes received and not yet decoded (a partial frame). Released as soon as it is empty,
+    /// so an idle connection holds no read buffer.
+    private var unprocessed: ByteBuffer?
 
     /// The peer's settings (protocol defaults until its SETTINGS frame arrives).
     var peerSettings = Settings()
@@ -67,13 +70,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.logger = logger
         self.server = server
         self.client = role == .client ? ClientState() : nil
-        self.decoder = NIOSingleStepByteToMessageProcessor(
-            FrameDecoder(
-                role: role,
-                maxFrameSize: limits.settings.maxFrameSize,
-                maxMetadataSize: limits.settings.maxMetadataSize
-            ),
-            maximumBufferSize: limits.settings.maxFrameSize + FrameHeader.size + ConnectionPreface.bytes.count
+        self.decoder = FrameDecoder(
+            role: role,
+            maxFrameSize: limits.settings.maxFrameSize,
+            maxMetadataSize: limits.settings.maxMetadataSize
         )
         self.connectionSendWindow = Settings().initialConnectionWindow
         self.connectionReceiveWindow = limits.settings.initialConnectionWindow
@@ -152,11 +152,22 @@ final class ConnectionHandler: ChannelInboundHandler {
     // MARK: - Reading
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let buffer = self.unwrapInboundIn(data)
+        var buffer = self.unwrapInboundIn(data)
         self.inReadBurst = true
         do {
-            try self.decoder.process(buffer: buffer) { frame in
+            if var pending = self.unprocessed {
+                self.unprocessed = nil  // unique, so the append does not copy
+                pending.writeBuffer(&buffer)
+                buffer = pending
+            }
+            // The decoder rejects a frame longer than MAX_FRAME_SIZE as soon as its header is
+            // here, so what stays buffered is at most one frame.
+            while let frame = try self.decoder.decode(buffer: &buffer) {
                 try self.handle(frame)
+            }
+            if buffer.readableBytes > 0 {
+                buffer.discardReadBytes()
+                self.unprocessed = buffer
             }
         } catch let error as WireError {
             self.logger.info("closing connection: protocol error: \(error.detail)")
