@@ -14,6 +14,9 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
+    // Nonisolated async functions run on their caller's executor instead of hopping to the
+    // global one: a handler started on an event loop stays there (see docs/PERFORMANCE.md).
+    .enableUpcomingFeature("NonisolatedNonsendingByDefault"),
 ]
 
 let package = Package(
