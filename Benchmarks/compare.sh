@@ -7,7 +7,7 @@
 #   QUICK=1 bash Benchmarks/compare.sh         # 2 s per case, no 10,000-connection case
 #   DURATION=30 bash Benchmarks/compare.sh     # longer cases
 #
-# Other knobs: WARMUP (s, default 1), SIDES ("ova grpc"), CASES (names from the list below,
+# Other knobs: CONNECTIONS (load cases, default 2), WARMUP (s, default 1), SIDES ("ova grpc"), CASES (names from the list below,
 # space-separated), SKIP_BUILD=1 (use existing release binaries), GRPC_SERVER_FLAGS (extra
 # grpc-echo-server flags, default none), GRPC_SERVER_STREAM_FLAGS (for the server-stream case
 # only, default --nio-executor: see "Configuration" in Benchmarks/README.md).
@@ -18,6 +18,8 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GRPC_PKG="$ROOT/Benchmarks/grpc-compare"
 QUICK=${QUICK:-0}
+# Client connections of the load cases (both sides alike); 2 = one per core of this machine.
+CONNECTIONS=${CONNECTIONS:-2}
 if [[ -z "${DURATION:-}" ]]; then
     if [[ "$QUICK" == 1 ]]; then DURATION=2; else DURATION=10; fi
 fi
@@ -179,12 +181,12 @@ bench_bin() { if [[ $1 == ova ]]; then echo "${SIDE_BIN[ova]}/ova-bench"; else e
 
 case_args() {
     case "$1" in
-        unary-c1)      echo "--mode unary --connections 1 --concurrency 1 --payload 64" ;;
-        unary-c64)     echo "--mode unary --connections 1 --concurrency 64 --payload 64" ;;
-        server-stream) echo "--mode server-stream --connections 1 --concurrency 64 --payload 64" ;;
-        client-stream) echo "--mode client-stream --connections 1 --concurrency 64 --payload 3200" ;;
-        bidi-c1)       echo "--mode bidi --connections 1 --concurrency 1 --payload 64" ;;
-        bidi-c64)      echo "--mode bidi --connections 1 --concurrency 64 --payload 64" ;;
+        unary-c1)      echo "--mode unary --connections $CONNECTIONS --concurrency 1 --payload 64" ;;
+        unary-c64)     echo "--mode unary --connections $CONNECTIONS --concurrency 64 --payload 64" ;;
+        server-stream) echo "--mode server-stream --connections $CONNECTIONS --concurrency 64 --payload 64" ;;
+        client-stream) echo "--mode client-stream --connections $CONNECTIONS --concurrency 64 --payload 3200" ;;
+        bidi-c1)       echo "--mode bidi --connections $CONNECTIONS --concurrency 1 --payload 64" ;;
+        bidi-c64)      echo "--mode bidi --connections $CONNECTIONS --concurrency 64 --payload 64" ;;
         idle-1000)     echo "--mode idle --connections 1000" ;;
         idle-10000)    echo "--mode idle --connections 10000" ;;
         *) return 1 ;;

@@ -81,8 +81,8 @@ struct OvaBench: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a report.")
     var json = false
 
-    @Flag(help: "Run the load tasks on the event loops instead of Swift's default executor (like the server's OVA_TASKS_ON_EVENT_LOOPS).")
-    var tasksOnEventLoops = false
+    @Flag(help: "Run the load tasks on Swift's default executor instead of the event loops (the server's OVA_TASKS_ON_EVENT_LOOPS=false).")
+    var defaultExecutor = false
 
     func validate() throws {
         guard self.connections >= 1, self.connections <= 100_000 else { throw ValidationError("--connections must be 1-100000") }
@@ -106,7 +106,7 @@ struct OvaBench: AsyncParsableCommand {
     }
 
     func run() async throws {
-        if self.tasksOnEventLoops {
+        if !self.defaultExecutor {
             // The same setting as the server's: no thread hop between a call's I/O and its task.
             NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         }

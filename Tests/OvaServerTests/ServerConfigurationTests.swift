@@ -54,7 +54,7 @@ struct ServerConfigurationTests {
         #expect(config.idleTimeoutSeconds == 300)
         #expect(config.handshakeTimeoutSeconds == 10)
         #expect(config.eventLoopThreads == ProcessInfo.processInfo.activeProcessorCount)
-        #expect(config.tasksOnEventLoops == false)
+        #expect(config.tasksOnEventLoops == true)
         #expect(config.warnings.isEmpty)
     }
 
@@ -75,7 +75,7 @@ struct ServerConfigurationTests {
             "OVA_IDLE_TIMEOUT_SECONDS": "0",
             "OVA_HANDSHAKE_TIMEOUT_SECONDS": "3",
             "OVA_THREADS": "3",
-            "OVA_TASKS_ON_EVENT_LOOPS": "true",
+            "OVA_TASKS_ON_EVENT_LOOPS": "false",
         ])
         #expect(config.environment == .production)
         #expect(config.isProduction)
@@ -95,7 +95,7 @@ struct ServerConfigurationTests {
         #expect(config.idleTimeoutSeconds == 0)
         #expect(config.handshakeTimeoutSeconds == 3)
         #expect(config.eventLoopThreads == 3)
-        #expect(config.tasksOnEventLoops == true)
+        #expect(config.tasksOnEventLoops == false)
         #expect(config.warnings.isEmpty)
     }
 

@@ -73,7 +73,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         idleTimeoutSeconds = 0
         handshakeTimeoutSeconds = 0
         eventLoopThreads = 0
-        tasksOnEventLoops = false
+        tasksOnEventLoops = true
         warnings = []
     }
 
@@ -403,9 +403,9 @@ extension ServerConfiguration {
             config.eventLoopThreads = try parseThreads(value, variable: variable)
         },
         Setting(
-            "OVA_TASKS_ON_EVENT_LOOPS", default: "false",
-            help: "Run Swift concurrency tasks (handlers) on the event-loop threads instead of Swift's pool: "
-                + "lower latency for one call at a time, lower throughput under load on few cores. true or false.",
+            "OVA_TASKS_ON_EVENT_LOOPS", default: "true",
+            help: "Run Swift concurrency tasks (handlers) on the event-loop threads instead of Swift's pool, so a "
+                + "call needs no thread switch. Handlers must never block. true or false.",
             display: { String($0.tasksOnEventLoops) }
         ) { config, value, variable, _ throws(ConfigurationError) in
             config.tasksOnEventLoops = try parseBool(value, variable: variable)
