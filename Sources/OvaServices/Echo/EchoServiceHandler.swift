@@ -24,9 +24,12 @@ public struct EchoServiceHandler: EchoHandler {
     ) async throws {
         try Self.validate(request)
         let count = max(1, request.responseCount)
+        // Every response is the same but for its sequence number: build it once.
+        var response = Self.response(to: request, sequence: 0, context: context)
         for sequence in 0..<UInt64(count) {
             try await Self.delay(request)
-            try await responses.write(Self.response(to: request, sequence: sequence, context: context))
+            response.sequence = sequence
+            try await responses.write(response)
         }
         try Self.failIfAsked(request)
     }
