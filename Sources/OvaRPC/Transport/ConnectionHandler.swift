@@ -628,23 +628,28 @@ final class ConnectionHandler: ChannelInboundHandler {
         return true
     }
 
+    /// Runs `body` on the coalescing buffer, allocating it (at least `capacity` bytes) on first use.
+    private func appendToOutput(capacity: Int = 1024, _ body: (inout ByteBuffer) -> Void) {
+        if self.output == nil {
+            let allocator = self.context?.channel.allocator ?? ByteBufferAllocator()
+            self.output = allocator.buffer(capacity: max(1024, capacity))
+        }
+        body(&self.output!)
+    }
+
     /// Encodes a frame into the coalescing buffer.
     func emit(_ frame: Frame) {
         guard !self.closed else { return }
-        if self.output == nil {
-            self.output = self.context?.channel.allocator.buffer(capacity: 1024) ?? ByteBuffer()
-        }
-        FrameEncoder.encode(frame, into: &self.output!)
+        self.appendToOutput { FrameEncoder.encode(frame, into: &$0) }
     }
 
     private func emitMessageFrame(streamID: UInt32, flags: FrameFlags, payload: ByteBuffer) {
         guard !self.closed else { return }
-        if self.output == nil {
-            self.output = self.context?.channel.allocator.buffer(capacity: payload.readableBytes + 64) ?? ByteBuffer()
+        self.appendToOutput(capacity: payload.readableBytes + FrameHeader.size) { output in
+            FrameEncoder.writeHeader(length: payload.readableBytes, type: .message, flags: flags, streamID: streamID, into: &output)
+            var payload = payload
+            output.writeBuffer(&payload)
         }
-        FrameEncoder.writeHeader(length: payload.readableBytes, type: .message, flags: flags, streamID: streamID, into: &self.output!)
-        var payload = payload
-        self.output!.writeBuffer(&payload)
     }
 
     /// Appends an already-framed buffer: small ones are copied into the coalescing buffer, large
@@ -652,11 +657,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func emitBuffer(_ framed: ByteBuffer) {
         guard !self.closed, let context = self.context else { return }
         if framed.readableBytes <= 16 * 1024 {
-            if self.output == nil {
-                self.output = context.channel.allocator.buffer(capacity: max(1024, framed.readableBytes))
+            self.appendToOutput(capacity: framed.readableBytes) { output in
+                var framed = framed
+                output.writeBuffer(&framed)
             }
-            var framed = framed
-            self.output!.writeBuffer(&framed)
         } else {
             if let pending = self.output, pending.readableBytes > 0 {
                 context.write(self.wrapOutboundOut(pending), promise: nil)
@@ -668,15 +672,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func emitRaw(_ bytes: [UInt8]) {
-        if self.output == nil {
-            self.output = self.context?.channel.allocator.buffer(capacity: 1024) ?? ByteBuffer()
-        }
-        self.output!.writeBytes(bytes)
+        self.appendToOutput { $0.writeBytes(bytes) }
     }
 
     private var needsFlush = false
 
-    /// Flushes now, unless a read burst is in progress (then `channelReadComplete` flushes).
     /// Flushes once the current event-loop turn's work is done: during a read burst
     /// `channelReadComplete` flushes; otherwise one flush task runs after every drain that is
     /// already queued, so a burst of handler writes on many streams becomes one TLS write.
