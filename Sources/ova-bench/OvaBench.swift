@@ -98,11 +98,10 @@ struct OvaBench: AsyncParsableCommand {
     }
 
     func hostAndPort() throws -> (String, Int) {
-        guard let colon = self.addr.lastIndex(of: ":"), let port = Int(self.addr[self.addr.index(after: colon)...]) else {
+        guard let address = RPCChannel.Configuration.parseAddress(self.addr) else {
             throw ValidationError("--addr \(self.addr): expected host:port")
         }
-        let host = String(self.addr[..<colon])
-        return (host.isEmpty ? "127.0.0.1" : host, port)
+        return address
     }
 
     func run() async throws {

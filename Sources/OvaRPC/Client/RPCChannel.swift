@@ -22,6 +22,18 @@ public final class RPCChannel: Sendable {
             self.port = port
             self.tls = tls
         }
+
+        /// Parses a server address: `host:port`, `[ipv6]:port`, or `:port` (127.0.0.1).
+        ///
+        /// - Returns: nil unless the port is 1-65535.
+        public static func parseAddress(_ address: String) -> (host: String, port: Int)? {
+            guard let colon = address.lastIndex(of: ":"),
+                  let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port)
+            else { return nil }
+            var host = String(address[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            return (host.isEmpty ? "127.0.0.1" : host, port)
+        }
     }
 
     struct Connection: Sendable {

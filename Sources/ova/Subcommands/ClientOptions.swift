@@ -45,14 +45,10 @@ struct ClientOptions: ParsableArguments {
     }
 
     func hostAndPort() throws -> (String, Int) {
-        guard let colon = self.addr.lastIndex(of: ":"),
-              let port = Int(self.addr[self.addr.index(after: colon)...]), (1...65535).contains(port)
-        else {
+        guard let address = RPCChannel.Configuration.parseAddress(self.addr) else {
             throw ValidationError("--addr \(self.addr): expected host:port")
         }
-        var host = String(self.addr[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        return (host.isEmpty ? "127.0.0.1" : host, port)
+        return address
     }
 
     func makeChannel() throws -> RPCChannel {
