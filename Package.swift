@@ -8,6 +8,7 @@
 //   OvaRPC                                  runtime: server, client, streams, TLS
 //   OvaProto                                generated Swift: messages, clients, handlers
 //   OvaCodegen + protoc-gen-ova             the stub generator
+//   CSQLite, OvaStore                       SQLite storage: migrations, repositories
 //   OvaServices, OvaServer                  service handlers; server assembly and config
 //   ova-server, ova                         executables
 import PackageDescription
@@ -108,6 +109,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Storage
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .target(
+            name: "OvaStore",
+            dependencies: [
+                "CSQLite",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Services and server
         .target(
             name: "OvaServices",
@@ -172,6 +189,11 @@ let package = Package(
                 "OvaProtobuf", "OvaProto", "COvaProto", "CProtobufC",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaStoreTests",
+            dependencies: ["OvaStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The versioned schema. Migrations run in order at startup, each in its own transaction,
+/// and are recorded in `schema_migrations`; a database newer than this binary is refused.
+///
+/// Portability rules (a MySQL/MariaDB backend will reuse the queries): ids are 64-bit integers,
+/// booleans are 0/1 integers, times are Unix milliseconds in BIGINT columns, no column is named
+/// after a reserved word of either dialect (`read` → `is_read`), and queries use only `?`
+/// placeholders, LIMIT, and no RETURNING or UPSERT. Only the DDL here is SQLite's dialect
+/// (`INTEGER PRIMARY KEY` is MySQL's `BIGINT AUTO_INCREMENT PRIMARY KEY`).
+enum Migrations {
+    struct Migration: Sendable {
+        let version: Int64
+        let name: String
+        let statements: [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "accounts, sessions, messages, users, audit", statements: [
+            """
+            CREATE TABLE administrators (
+                id INTEGER PRIMARY KEY,
+                name VARCHAR(100) NOT NULL,
+                email VARCHAR(254) NOT NULL UNIQUE,
+                password_hash VARCHAR(255) NOT NULL,
+                superadmin INTEGER NOT NULL DEFAULT 0,
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE admin_sessions (
+                id INTEGER PRIMARY KEY,
+                admin_id BIGINT NOT NULL REFERENCES administrators(id) ON DELETE CASCADE,
+                token_id VARCHAR(64) NOT NULL UNIQUE,
+                ip_address VARCHAR(64) NOT NULL,
+                user_agent VARCHAR(255) NOT NULL,
+                started_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                ended_at_ms BIGINT
+            )
+            """,
+            "CREATE INDEX admin_sessions_admin ON admin_sessions (admin_id, active)",
+            """
+            CREATE TABLE contact_messages (
+                id INTEGER PRIMARY KEY,
+                name VARCHAR(200) NOT NULL,
+                email VARCHAR(254) NOT NULL,
+                subject VARCHAR(200) NOT NULL,
+                message TEXT NOT NULL,
+                sent_at_ms BIGINT NOT NULL,
+                is_read INTEGER NOT NULL DEFAULT 0,
+                is_answered INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+            "CREATE INDEX contact_messages_email ON contact_messages (email)",
+            "CREATE INDEX contact_messages_sent ON contact_messages (sent_at_ms)",
+            """
+            CREATE TABLE users (
+                id INTEGER PRIMARY KEY,
+                email VARCHAR(254) NOT NULL UNIQUE,
+                name VARCHAR(200) NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                registered_at_ms BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE audit_events (
+                id INTEGER PRIMARY KEY,
+                time_ms BIGINT NOT NULL,
+                actor VARCHAR(254) NOT NULL,
+                actor_admin_id BIGINT,
+                action VARCHAR(128) NOT NULL,
+                target VARCHAR(255) NOT NULL,
+                peer_address VARCHAR(64) NOT NULL,
+                request_id VARCHAR(64) NOT NULL,
+                outcome VARCHAR(32) NOT NULL,
+                detail VARCHAR(1000) NOT NULL
+            )
+            """,
+            "CREATE INDEX audit_events_time ON audit_events (time_ms)",
+            "CREATE INDEX audit_events_actor ON audit_events (actor, id)",
+            "CREATE INDEX audit_events_action ON audit_events (action, id)",
+        ]),
+    ]
+
+    /// Applies every migration newer than the database's version; returns those applied.
+    static func apply(to connection: SQLiteConnection) throws(StoreError) -> [Migration] {
+        try connection.execute("""
+            CREATE TABLE IF NOT EXISTS schema_migrations (
+                version BIGINT PRIMARY KEY,
+                name VARCHAR(200) NOT NULL,
+                applied_at_ms BIGINT NOT NULL
+            )
+            """)
+        let current = try connection.query("SELECT MAX(version) FROM schema_migrations").first?.optionalInt64(0) ?? 0
+        let newest = self.all.last?.version ?? 0
+        guard current <= newest else {
+            throw .unavailable(
+                "the database schema is version \(current) but this server knows only up to \(newest): "
+                    + "it was written by a newer OVA; upgrade ova-server or point OVA_DATA_DIR elsewhere"
+            )
+        }
+        var applied: [Migration] = []
+        for migration in self.all where migration.version > current {
+            try connection.transaction { () throws(StoreError) in
+                for statement in migration.statements {
+                    try connection.execute(statement)
+                }
+                try connection.run(
+                    "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
+                    [.integer(migration.version), .text(migration.name), .integer(StoreClock.nowMilliseconds())]
+                )
+            }
+            applied.append(migration)
+        }
+        return applied
+    }
+}
+
+/// Wall-clock time for rows, in Unix milliseconds.
+public enum StoreClock {
+    public static func nowMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
+    }
+}
