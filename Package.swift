@@ -9,6 +9,7 @@
 //   OvaProto                                generated Swift: messages, clients, handlers
 //   OvaCodegen + protoc-gen-ova             the stub generator
 //   OvaServices, OvaServer                  service handlers; server assembly and config
+//   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
 //   ova-server, ova                         executables
 import PackageDescription
 
@@ -53,6 +54,11 @@ let package = Package(
             dependencies: ["CProtobufC"],
             cSettings: [.headerSearchPath("include")],
             linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .systemLibrary(
+            name: "CCrypt",
+            pkgConfig: "libxcrypt",
+            providers: [.apt(["libcrypt-dev"])]
         ),
         .target(
             name: "CProtocPlugin",
@@ -105,6 +111,16 @@ let package = Package(
         .executableTarget(
             name: "protoc-gen-ova",
             dependencies: ["OvaCodegen"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Authentication primitives
+        .target(
+            name: "OvaAuth",
+            dependencies: [
+                "CCrypt",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -189,6 +205,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaAuthTests",
+            dependencies: [
+                "OvaAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
