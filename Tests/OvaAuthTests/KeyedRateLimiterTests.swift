@@ -34,6 +34,18 @@ struct KeyedRateLimiterTests {
         #expect(limiter.acquire("k") == .milliseconds(500))
     }
 
+    /// A token becomes available exactly when the returned delay has passed, not before.
+    @Test func retryDelayIsExact() {
+        let limiter = makeLimiter()
+        for _ in 0..<3 { _ = limiter.acquire("k") }
+        let delay = limiter.acquire("k")
+        #expect(delay == .milliseconds(500))
+        clock.advance(by: .milliseconds(499))
+        #expect(limiter.acquire("k") == .milliseconds(1))
+        clock.advance(by: .milliseconds(1))
+        #expect(limiter.acquire("k") == nil)
+    }
+
     @Test func refillStopsAtBurst() {
         let limiter = makeLimiter()
         clock.advance(by: .seconds(3600))
