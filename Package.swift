@@ -10,6 +10,7 @@
 //   OvaCodegen + protoc-gen-ova             the stub generator
 //   CSQLite, OvaStore                       SQLite storage: migrations, repositories
 //   OvaServices, OvaServer                  service handlers; server assembly and config
+//   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
 //   ova-server, ova                         executables
 import PackageDescription
 
@@ -54,6 +55,11 @@ let package = Package(
             dependencies: ["CProtobufC"],
             cSettings: [.headerSearchPath("include")],
             linkerSettings: [.linkedLibrary("protobuf-c")]
+        ),
+        .systemLibrary(
+            name: "CCrypt",
+            pkgConfig: "libxcrypt",
+            providers: [.apt(["libcrypt-dev"])]
         ),
         .target(
             name: "CProtocPlugin",
@@ -121,6 +127,16 @@ let package = Package(
                 "CSQLite",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Authentication primitives
+        .target(
+            name: "OvaAuth",
+            dependencies: [
+                "CCrypt",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -211,6 +227,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaAuthTests",
+            dependencies: [
+                "OvaAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

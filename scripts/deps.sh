@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
-  libsqlite3-dev libcurl4-openssl-dev libssl-dev pkg-config
+  libsqlite3-dev libcurl4-openssl-dev libssl-dev pkg-config libcrypt-dev
 )
 missing=()
 for package in "${packages[@]}"; do
