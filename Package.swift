@@ -145,7 +145,8 @@ let package = Package(
         .target(
             name: "OvaServices",
             dependencies: [
-                "OvaProto", "OvaRPC", "OvaProtobuf",
+                "OvaProto", "OvaRPC", "OvaProtobuf", "OvaStore", "OvaAuth",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -153,7 +154,7 @@ let package = Package(
         .target(
             name: "OvaServer",
             dependencies: [
-                "OvaServices", "OvaRPC", "OvaProto",
+                "OvaServices", "OvaRPC", "OvaProto", "OvaStore", "OvaAuth",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -166,7 +167,7 @@ let package = Package(
         .executableTarget(
             name: "ova-server",
             dependencies: [
-                "OvaServer",
+                "OvaServer", "OvaServices", "OvaRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -235,6 +236,15 @@ let package = Package(
             name: "OvaAuthTests",
             dependencies: [
                 "OvaAuth",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaAccountsTests",
+            dependencies: [
+                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -18,7 +18,7 @@ struct OvaServerCommand: AsyncParsableCommand {
             \(ServerConfiguration.variables.map { "  \($0.name) (default: \($0.default.isEmpty ? "unset" : $0.default))\n      \($0.help)" }.joined(separator: "\n"))
             """,
         version: "0.1.0",
-        subcommands: [Serve.self],
+        subcommands: [Serve.self, AdminCommand.self],
         defaultSubcommand: Serve.self
     )
 }

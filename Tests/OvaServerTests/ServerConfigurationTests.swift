@@ -76,6 +76,10 @@ struct ServerConfigurationTests {
             "OVA_HANDSHAKE_TIMEOUT_SECONDS": "3",
             "OVA_THREADS": "3",
             "OVA_TASKS_ON_EVENT_LOOPS": "false",
+            "OVA_DB_PATH": "/var/lib/ova/db/ova.sqlite3",
+            "JWT_SECRET_KEY": "0123456789abcdef0123456789abcdef-prod",
+            "ACCESS_TOKEN_EXPIRE_MINUTES": "45",
+            "OVA_PUBLIC_RATE_PER_MINUTE": "7",
         ])
         #expect(config.environment == .production)
         #expect(config.isProduction)
@@ -96,7 +100,15 @@ struct ServerConfigurationTests {
         #expect(config.handshakeTimeoutSeconds == 3)
         #expect(config.eventLoopThreads == 3)
         #expect(config.tasksOnEventLoops == false)
+        #expect(config.databasePath == "/var/lib/ova/db/ova.sqlite3")
+        #expect(config.effectiveDatabasePath == "/var/lib/ova/db/ova.sqlite3")
+        #expect(config.jwtSecret == Array("0123456789abcdef0123456789abcdef-prod".utf8))
+        #expect(config.accessTokenExpireMinutes == 45)
+        #expect(config.publicRatePerMinute == 7)
         #expect(config.warnings.isEmpty)
+        // The secret never appears in the startup summary.
+        #expect(config.redactedSummary().first { $0.key == "JWT_SECRET_KEY" }?.value == "set")
+        #expect(!config.redactedSummary().contains { $0.value.contains("0123456789abcdef") })
     }
 
     @Test func everySettingIsCoveredByEveryVariableIsParsed() {
@@ -106,6 +118,7 @@ struct ServerConfigurationTests {
             "OVA_LOG_LEVEL", "OVA_LOG_FORMAT", "OVA_SHUTDOWN_GRACE_SECONDS", "OVA_MAX_CONCURRENT_STREAMS",
             "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS",
             "OVA_HANDSHAKE_TIMEOUT_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
+            "OVA_DB_PATH", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "OVA_PUBLIC_RATE_PER_MINUTE",
         ])
     }
 
@@ -116,7 +129,7 @@ struct ServerConfigurationTests {
         (" production ", .production),
     ])
     func environmentNames(value: String, expected: ServerConfiguration.Environment) throws {
-        let config = try load(["ENVIRONMENT": value, "OVA_TLS_CERT": "/c.pem", "OVA_TLS_KEY": "/k.pem"])
+        let config = try load(["ENVIRONMENT": value, "OVA_TLS_CERT": "/c.pem", "OVA_TLS_KEY": "/k.pem", "JWT_SECRET_KEY": "0123456789abcdef0123456789abcdef-prod"])
         #expect(config.environment == expected)
     }
 
@@ -270,9 +283,25 @@ struct ServerConfigurationTests {
     }
 
     @Test func productionWithCertificateLoads() throws {
-        let config = try load(["ENVIRONMENT": "prod", "OVA_TLS_CERT": "/c.pem", "OVA_TLS_KEY": "/k.pem"])
+        let config = try load(["ENVIRONMENT": "prod", "OVA_TLS_CERT": "/c.pem", "OVA_TLS_KEY": "/k.pem", "JWT_SECRET_KEY": "0123456789abcdef0123456789abcdef-prod"])
         #expect(config.environment == .production)
         #expect(config.tlsCertificatePath == "/c.pem")
+    }
+
+    @Test func productionRequiresAStrongSigningKey() {
+        let tls = ["ENVIRONMENT": "production", "OVA_TLS_CERT": "/c.pem", "OVA_TLS_KEY": "/k.pem"]
+        let missing = loadError(tls)
+        #expect(missing?.kind == .missingValue)
+        #expect(missing?.variable == "JWT_SECRET_KEY")
+        let short = loadError(tls.merging(["JWT_SECRET_KEY": "supersecretkey"]) { $1 })
+        #expect(short?.variable == "JWT_SECRET_KEY")
+        #expect(short?.description.contains("at least 32 bytes") == true)
+        // The value itself is never echoed.
+        #expect(short?.description.contains("supersecretkey") == false)
+        // Development accepts an unset key (one is generated) but not an out-of-range lifetime.
+        #expect(loadError(["ACCESS_TOKEN_EXPIRE_MINUTES": "0"])?.variable == "ACCESS_TOKEN_EXPIRE_MINUTES")
+        #expect((try? load([:]))?.jwtSecret == nil)
+        #expect((try? load([:]))?.accessTokenExpireMinutes == 30)
     }
 
     @Test func certificateWithoutKeyFails() {

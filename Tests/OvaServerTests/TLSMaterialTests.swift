@@ -467,6 +467,7 @@ struct TLSMaterialTests {
         let generated = try DevelopmentCertificate.ensure(in: temp.file("issued"))
         let configuration = try ServerConfiguration.load(environment: [
             "ENVIRONMENT": "production",
+            "JWT_SECRET_KEY": "0123456789abcdef0123456789abcdef-prod",
             "OVA_DATA_DIR": temp.file("data"),
             "OVA_TLS_CERT": generated.certificatePath,
             "OVA_TLS_KEY": generated.keyPath,

@@ -34,8 +34,9 @@ public protocol RPCErrorConvertible: Error {
 }
 
 extension RPCError {
-    /// Maps any error a handler throws to the error sent to the client.
-    static func from(_ error: any Error) -> RPCError {
+    /// Maps any error a handler throws to the error sent to the client (interceptors use it to
+    /// see a call's outcome as the client will).
+    public static func from(_ error: any Error) -> RPCError {
         switch error {
         case let error as RPCError:
             return error

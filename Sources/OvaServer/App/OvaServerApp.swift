@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import OvaProto
 import OvaRPC
+import OvaAuth
 import OvaServices
 
 #if canImport(Glibc)
@@ -17,22 +18,34 @@ public enum OvaServerApp {
         public let server: RPCServer
         public let address: SocketAddress
         public let services: ServiceRegistry
+        public let accounts: AccountServices
         public let tls: TLSMaterial
 
         /// NOT_SERVING to health watchers, then GOAWAY and drain.
         public func beginGracefulShutdown() {
             self.services.health.setAll(.notServing)
+            // Watch streams never end by themselves; end them so draining can finish.
+            self.accounts.broadcaster.finishAll()
             self.server.beginGracefulShutdown()
+        }
+
+        /// Waits for the server to stop, then closes the database.
+        public func waitUntilStopped() async {
+            await self.server.waitUntilStopped()
+            await self.accounts.close()
         }
     }
 
-    /// Resolves TLS material, builds the services and starts listening.
+    /// Resolves TLS material, opens the database, builds the services and starts listening.
     ///
-    /// - Throws: ``ConfigurationError`` for bad TLS files or settings; bind errors.
+    /// - Parameter passwordHasher: tests pass a cheaper one; nil is bcrypt at cost 12.
+    /// - Throws: ``ConfigurationError`` for bad TLS files or settings; ``StoreError`` when the
+    ///   database cannot be opened; bind errors.
     public static func start(
         configuration: ServerConfiguration,
         logger: Logger,
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        passwordHasher: PasswordHasher? = nil
     ) async throws -> Running {
         let tls = try TLSMaterial.resolve(configuration: configuration, logger: logger)
         var rpcConfiguration = RPCServer.Configuration(
@@ -43,15 +56,23 @@ public enum OvaServerApp {
         rpcConfiguration.limits = self.limits(for: configuration)
         rpcConfiguration.maxConnections = configuration.maxConnections
         rpcConfiguration.shutdownGracePeriod = .milliseconds(Int64(configuration.shutdownGracePeriodSeconds * 1000))
-        let services = ServiceRegistry()
+        let accounts = try await AccountServices.open(configuration: configuration, logger: logger, passwordHasher: passwordHasher)
+        let services = ServiceRegistry(accounts: accounts, configuration: configuration)
         let server = RPCServer(
             configuration: rpcConfiguration,
             router: services.router,
+            interceptors: services.interceptors,
             logger: logger,
             eventLoopGroup: eventLoopGroup
         )
-        let address = try await server.start()
-        return Running(server: server, address: address, services: services, tls: tls)
+        let address: SocketAddress
+        do {
+            address = try await server.start()
+        } catch {
+            await accounts.close()
+            throw error
+        }
+        return Running(server: server, address: address, services: services, accounts: accounts, tls: tls)
     }
 
     static func limits(for configuration: ServerConfiguration) -> ConnectionLimits {
@@ -99,6 +120,11 @@ public enum OvaServerApp {
                 "services": "\(running.services.router.registeredMethods.count) methods",
             ]
         )
+        if (try? await running.accounts.store.admins.count()) == 0 {
+            logger.notice(
+                "no administrator exists yet: create the first superadmin with `ova-server admin create --email you@example.com --name 'Your Name' --password-stdin`"
+            )
+        }
         let signals = SignalWatcher(signals: [SIGINT, SIGTERM]) { signal, count in
             if count == 1 {
                 logger.notice("received signal \(signal): shutting down gracefully (again to force)")
@@ -108,7 +134,7 @@ public enum OvaServerApp {
                 exit(130)
             }
         }
-        await running.server.waitUntilStopped()
+        await running.waitUntilStopped()
         signals.cancel()
         if ownsGroup {
             try? await group.shutdownGracefully()

@@ -6,10 +6,15 @@ import OvaServices
 public struct ServiceRegistry: Sendable {
     public let router: RPCRouter
     public let health: HealthStatusBoard
+    public let interceptors: [any ServerInterceptor]
 
-    public init() {
+    /// - Parameter accounts: the back-office services; nil serves only Echo, Health and Reflection.
+    public init(accounts: AccountServices? = nil, configuration: ServerConfiguration? = nil) {
         var router = RPCRouter()
         router.register(EchoServiceHandler())
+        if let accounts, let configuration {
+            accounts.register(into: &router, configuration: configuration)
+        }
         // Reflection and Health describe the final set, so they are registered with its names.
         let implemented = Set(router.registeredMethods.map(\.service))
             .union([HealthService.descriptor.name, ReflectionService.descriptor.name])
@@ -18,5 +23,6 @@ public struct ServiceRegistry: Sendable {
         router.register(ReflectionServiceHandler(implementedServices: implemented))
         self.router = router
         self.health = health
+        self.interceptors = accounts?.interceptors ?? []
     }
 }

@@ -50,6 +50,15 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// `OVA_TASKS_ON_EVENT_LOOPS`: run Swift concurrency's tasks on the event loops (no thread
     /// hop between I/O and handlers). Handlers must then never block.
     public var tasksOnEventLoops: Bool
+    /// `OVA_DB_PATH`: the SQLite database file (absolute path).
+    public var databasePath: String
+    /// `JWT_SECRET_KEY` as bytes; nil means "generate and persist one" (development only).
+    public var jwtSecret: [UInt8]?
+    /// `ACCESS_TOKEN_EXPIRE_MINUTES`: lifetime of an access token and its session.
+    public var accessTokenExpireMinutes: Int
+    /// `OVA_PUBLIC_RATE_PER_MINUTE`: contact messages, and separately subscriber
+    /// registrations, accepted per client address per minute.
+    public var publicRatePerMinute: Int
     /// Problems that are not errors but should be visible at startup (unknown `OVA_*`
     /// variables, which are usually typos; conflicting aliases).
     public var warnings: [String]
@@ -74,12 +83,21 @@ public struct ServerConfiguration: Sendable, Equatable {
         handshakeTimeoutSeconds = 0
         eventLoopThreads = 0
         tasksOnEventLoops = true
+        databasePath = ""
+        jwtSecret = nil
+        accessTokenExpireMinutes = 0
+        publicRatePerMinute = 0
         warnings = []
     }
 
     // MARK: - Derived values
 
     public var isProduction: Bool { environment == .production }
+
+    /// ``databasePath``, or `ova.sqlite3` in the data directory when unset.
+    public var effectiveDatabasePath: String {
+        databasePath.isEmpty ? dataDirectory + "/ova.sqlite3" : databasePath
+    }
 
     /// `host:port`, with IPv6 hosts in brackets (`[::1]:7443`).
     public var listenDescription: String {
@@ -156,6 +174,21 @@ public struct ServerConfiguration: Sendable, Equatable {
             )
         default:
             break
+        }
+        if environment == .production {
+            guard let secret = jwtSecret else {
+                throw .missingValue(
+                    variable: "JWT_SECRET_KEY",
+                    reason: "ENVIRONMENT=production requires JWT_SECRET_KEY (at least 32 bytes, e.g. `openssl rand -base64 48`); "
+                        + "only development generates one"
+                )
+            }
+            guard secret.count >= 32 else {
+                throw .inconsistent(
+                    variable: "JWT_SECRET_KEY",
+                    reason: "JWT_SECRET_KEY must be at least 32 bytes in production (it has \(secret.count)); e.g. `openssl rand -base64 48`"
+                )
+            }
         }
     }
 
@@ -409,6 +442,37 @@ extension ServerConfiguration {
             display: { String($0.tasksOnEventLoops) }
         ) { config, value, variable, _ throws(ConfigurationError) in
             config.tasksOnEventLoops = try parseBool(value, variable: variable)
+        },
+        Setting(
+            "OVA_DB_PATH", default: "",
+            help: "SQLite database file (WAL mode; created and migrated at startup). Default: ova.sqlite3 in OVA_DATA_DIR.",
+            display: { $0.databasePath }
+        ) { config, value, variable, context throws(ConfigurationError) in
+            config.databasePath = try parsePath(value, variable: variable, context: context) ?? ""
+        },
+        Setting(
+            "JWT_SECRET_KEY", default: "", secret: true,
+            help: "HMAC key that signs access tokens (HS256). Required in production, at least 32 bytes. In development, "
+                + "when unset, one is generated and kept in OVA_DATA_DIR/jwt-secret (mode 0600).",
+            display: { $0.jwtSecret == nil ? nil : "set" }
+        ) { config, value, _, _ throws(ConfigurationError) in
+            let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+            config.jwtSecret = trimmed.isEmpty ? nil : Array(trimmed.utf8)
+        },
+        Setting(
+            "ACCESS_TOKEN_EXPIRE_MINUTES", default: "30",
+            help: "Lifetime of an access token and of its session, in minutes (1-1440). Logout ends both earlier.",
+            display: { String($0.accessTokenExpireMinutes) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.accessTokenExpireMinutes = try parseInteger(value, variable: variable, range: 1...1440)
+        },
+        Setting(
+            "OVA_PUBLIC_RATE_PER_MINUTE", default: "10",
+            help: "Per client address: contact messages (Messages/SendMessage), and separately subscriber registrations "
+                + "(Users/RegisterUser), accepted per minute (1-100000); more get RESOURCE_EXHAUSTED with a retry delay.",
+            display: { String($0.publicRatePerMinute) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.publicRatePerMinute = try parseInteger(value, variable: variable, range: 1...100_000)
         },
     ]
 }

@@ -43,7 +43,7 @@ public struct DevelopmentCertificate: Sendable, Equatable {
     /// Creates `directory` (mode 0700) if needed.
     public static func ensure(in directory: String, now: Date = Date()) throws(ConfigurationError) -> DevelopmentCertificate {
         let directory = URL(fileURLWithPath: directory).standardizedFileURL.path
-        try createDirectoryIfNeeded(directory)
+        try DataFiles.ensureDirectory(directory)
         let certificatePath = directory + "/" + certificateFileName
         let keyPath = directory + "/" + keyFileName
 
@@ -147,8 +147,8 @@ public struct DevelopmentCertificate: Sendable, Equatable {
         }
 
         // Key first: a crash in between leaves a pair that fails the match check and is regenerated.
-        try writeFileAtomically(path: keyPath, contents: Array(keyPEM.utf8), mode: 0o600)
-        try writeFileAtomically(path: certificatePath, contents: Array(certificatePEM.utf8), mode: 0o644)
+        try DataFiles.writeAtomically(path: keyPath, contents: Array(keyPEM.utf8), mode: 0o600)
+        try DataFiles.writeAtomically(path: certificatePath, contents: Array(certificatePEM.utf8), mode: 0o644)
 
         return DevelopmentCertificate(
             certificatePath: certificatePath,
@@ -157,68 +157,5 @@ public struct DevelopmentCertificate: Sendable, Equatable {
             notValidAfter: notValidAfter,
             wasGenerated: true
         )
-    }
-
-    // MARK: - Files
-
-    private static func createDirectoryIfNeeded(_ directory: String) throws(ConfigurationError) {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) {
-            guard isDirectory.boolValue else {
-                throw .developmentCertificate(path: directory, reason: "OVA_DATA_DIR exists but is not a directory")
-            }
-            return
-        }
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory,
-                withIntermediateDirectories: true,
-                attributes: [.posixPermissions: 0o700]
-            )
-        } catch {
-            throw .developmentCertificate(path: directory, reason: "could not create OVA_DATA_DIR: \(error.localizedDescription)")
-        }
-        // Do not depend on how the attributes interact with the umask.
-        _ = chmod(directory, 0o700)
-    }
-
-    /// Writes `contents` to a fresh temporary file created with `mode` (O_CREAT|O_EXCL, so the
-    /// data is never readable with looser permissions), syncs it and renames it over `path`.
-    static func writeFileAtomically(path: String, contents: [UInt8], mode: mode_t) throws(ConfigurationError) {
-        let directory = (path as NSString).deletingLastPathComponent
-        let name = (path as NSString).lastPathComponent
-        let suffix = (0..<8).map { _ in String(UInt8.random(in: 0...255), radix: 16) }.joined()
-        let temporaryPath = directory + "/." + name + ".tmp-" + suffix
-
-        func failure(_ what: String) -> ConfigurationError {
-            let code = errno
-            return .developmentCertificate(path: path, reason: "\(what): \(String(cString: strerror(code)))")
-        }
-
-        let fd = open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw failure("could not create \(temporaryPath)") }
-        var ok = false
-        defer {
-            if !ok { unlink(temporaryPath) }
-        }
-        do {
-            defer { close(fd) }
-            // open(2) applies the umask; make the mode exact.
-            guard fchmod(fd, mode) == 0 else { throw failure("could not set mode on \(temporaryPath)") }
-            var offset = 0
-            while offset < contents.count {
-                let written = contents.withUnsafeBytes { buffer in
-                    write(fd, buffer.baseAddress.map { $0 + offset }, contents.count - offset)
-                }
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw failure("could not write \(temporaryPath)")
-                }
-                offset += written
-            }
-            guard fsync(fd) == 0 else { throw failure("could not sync \(temporaryPath)") }
-        }
-        guard rename(temporaryPath, path) == 0 else { throw failure("could not rename \(temporaryPath)") }
-        ok = true
     }
 }

@@ -26,3 +26,16 @@ extension RPCError {
         return try? ErrorDetails(serializedBytes: self.details)
     }
 }
+
+extension RPCError {
+    /// RESOURCE_EXHAUSTED with the delay in `ErrorDetails.retry_info`, so clients back off
+    /// by exactly as long as needed.
+    public static func resourceExhausted(_ message: String, retryAfter: Duration) -> RPCError {
+        var details = ErrorDetails()
+        var retry = RetryInfo()
+        retry.retryDelayMs = retryAfter.milliseconds
+        details.retryInfo = retry
+        details.reason = "RATE_LIMITED"
+        return RPCError(code: .resourceExhausted, message: message, details: details)
+    }
+}

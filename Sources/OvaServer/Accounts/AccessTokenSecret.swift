@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import OvaAuth
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The key that signs access tokens: `JWT_SECRET_KEY`, or in development a generated one kept
+/// in `OVA_DATA_DIR/jwt-secret` (0600) so tokens survive restarts.
+enum AccessTokenSecret {
+    static let fileName = "jwt-secret"
+
+    static func resolve(configuration: ServerConfiguration, logger: Logger) throws(ConfigurationError) -> [UInt8] {
+        if let secret = configuration.jwtSecret {
+            if secret.count < 32 {
+                logger.warning("JWT_SECRET_KEY is shorter than 32 bytes; production refuses such a key")
+            }
+            return secret
+        }
+        // Production never gets here: the configuration requires JWT_SECRET_KEY.
+        try DataFiles.ensureDirectory(configuration.dataDirectory)
+        let path = configuration.dataDirectory + "/" + self.fileName
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            let secret = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+            guard secret.count >= 32 else {
+                throw .unusableFile(
+                    variable: nil, path: path,
+                    reason: "holds fewer than 32 bytes; delete it to generate a new key (existing tokens stop working)"
+                )
+            }
+            if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+               let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
+                _ = chmod(path, 0o600)
+                logger.warning("the token signing key was readable by others; its mode is now 0600", metadata: ["path": "\(path)"])
+            }
+            return secret
+        }
+        let encoded = Data(AccessTokenSigner.generateSecret()).base64EncodedString()
+        try DataFiles.writeAtomically(path: path, contents: Array((encoded + "\n").utf8), mode: 0o600)
+        logger.notice("generated a development token signing key (JWT_SECRET_KEY unset)", metadata: ["path": "\(path)"])
+        return Array(encoded.utf8)
+    }
+}

@@ -1,0 +1,68 @@
+import Logging
+import NIOPosix
+import OvaAuth
+import OvaRPC
+import OvaServices
+import OvaStore
+
+/// The back office: storage, authentication and the services built on them.
+public struct AccountServices: Sendable {
+    public let store: Store
+    public let authenticator: AdminAuthenticator
+    public let broadcaster: MessageBroadcaster
+    /// Audit outermost, so it sees the authorization interceptor's refusals.
+    public let interceptors: [any ServerInterceptor]
+
+    /// Opens the database (migrating it) and assembles the account services.
+    ///
+    /// - Parameter passwordHasher: tests pass a cheaper one; servers use the default (bcrypt cost 12).
+    public static func open(
+        configuration: ServerConfiguration,
+        logger: Logger,
+        passwordHasher: PasswordHasher? = nil
+    ) async throws -> AccountServices {
+        let secret = try AccessTokenSecret.resolve(configuration: configuration, logger: logger)
+        try DataFiles.ensureDirectory(configuration.dataDirectory)
+        let store = try await Store.open(.file(configuration.effectiveDatabasePath), logger: logger)
+        let hasher = try passwordHasher ?? PasswordHasher()
+        let authenticator = AdminAuthenticator(
+            store: store,
+            secret: secret,
+            tokenLifetimeSeconds: Int64(configuration.accessTokenExpireMinutes) * 60,
+            hasher: hasher,
+            logger: logger
+        )
+        return AccountServices(
+            store: store,
+            authenticator: authenticator,
+            broadcaster: MessageBroadcaster(),
+            interceptors: [
+                AuditInterceptor(repository: store.audit, logger: logger),
+                AuthorizationInterceptor(authenticator: authenticator),
+            ]
+        )
+    }
+
+    /// One limiter per public method, so contact spam cannot block registrations.
+    func publicLimiter(configuration: ServerConfiguration) -> KeyedRateLimiter {
+        let perMinute = Double(configuration.publicRatePerMinute)
+        return KeyedRateLimiter(ratePerSecond: perMinute / 60, burst: max(1, configuration.publicRatePerMinute))
+    }
+
+    func register(into router: inout RPCRouter, configuration: ServerConfiguration) {
+        router.register(AuthServiceHandler(authenticator: self.authenticator))
+        router.register(AdminsServiceHandler(authenticator: self.authenticator))
+        router.register(UsersServiceHandler(repository: self.store.users, registrationLimiter: self.publicLimiter(configuration: configuration)))
+        router.register(MessagesServiceHandler(
+            repository: self.store.messages, broadcaster: self.broadcaster, sendLimiter: self.publicLimiter(configuration: configuration)
+        ))
+        router.register(ContactsServiceHandler(repository: self.store.messages))
+        router.register(AuditServiceHandler(repository: self.store.audit))
+    }
+
+    /// Ends watch streams and closes the database (after the server has drained).
+    public func close() async {
+        self.broadcaster.finishAll()
+        await self.store.database.close()
+    }
+}

@@ -1,0 +1,120 @@
+import Logging
+import OvaProto
+import OvaRPC
+import OvaStore
+import Synchronization
+
+/// What a handler adds to its call's audit record: the target it touched, and for Login the
+/// account it was about (the caller is not authenticated yet).
+public final class AuditNote: Sendable {
+    private struct Fields {
+        var actor: String?
+        var actorAdminID: Int64?
+        var target = ""
+    }
+
+    private let fields = Mutex(Fields())
+
+    public var actor: String? {
+        get { self.fields.withLock { $0.actor } }
+        set { self.fields.withLock { $0.actor = newValue } }
+    }
+
+    public var actorAdminID: Int64? {
+        get { self.fields.withLock { $0.actorAdminID } }
+        set { self.fields.withLock { $0.actorAdminID = newValue } }
+    }
+
+    /// e.g. `admin:7`, `session:12`, `message:3`.
+    public var target: String {
+        get { self.fields.withLock { $0.target } }
+        set { self.fields.withLock { $0.target = newValue } }
+    }
+}
+
+/// Where ``AuditNote`` lives in ``ServerContext/attributes``.
+public enum AuditNoteKey: ContextAttributeKey {
+    public typealias Value = AuditNote
+}
+
+extension ServerContext {
+    /// The audit note of an audited call; nil for calls that are not audited.
+    public var auditNote: AuditNote? {
+        self.attributes[AuditNoteKey.self]
+    }
+}
+
+/// Writes one audit record per audited call once it has ended: who (the authenticated admin,
+/// or the account a login was for, or `anonymous`), what (the method), on what (the
+/// handler's note), from where, the request id, and the outcome (the status code).
+///
+/// Audited: every method that changes state or reveals bulk data (exports), every login
+/// attempt, and any call refused with PERMISSION_DENIED. Plain reads are not, so the log
+/// stays a record of actions. Runs outside the ``AuthorizationInterceptor`` so refusals are seen.
+public struct AuditInterceptor: ServerInterceptor {
+    let repository: AuditRepository
+    let auditedMethods: Set<String>
+    let logger: Logger
+
+    public init(repository: AuditRepository, auditedMethods: Set<String> = Self.ovaAuditedMethods, logger: Logger) {
+        self.repository = repository
+        self.auditedMethods = auditedMethods
+        self.logger = logger
+    }
+
+    public static let ovaAuditedMethods: Set<String> = Set([
+        AuthService.Method.login, AuthService.Method.logout, AuthService.Method.refresh,
+        AuthService.Method.revokeSession, AuthService.Method.revokeAllSessions, AuthService.Method.changePassword,
+        AdminsService.Method.createAdmin, AdminsService.Method.updateAdmin, AdminsService.Method.setAdminActive,
+        AdminsService.Method.deleteAdmin,
+        UsersService.Method.registerUser, UsersService.Method.updateUser, UsersService.Method.deactivateUser,
+        UsersService.Method.deleteUser,
+        MessagesService.Method.sendMessage, MessagesService.Method.markMessage, MessagesService.Method.deleteMessage,
+        MessagesService.Method.exportMessages,
+        ContactsService.Method.deleteContact,
+    ].map(\.path))
+
+    public func intercept(context: ServerContext, next: @Sendable () async throws -> Void) async throws {
+        let audited = self.auditedMethods.contains(context.method.path)
+        let note = AuditNote()
+        if audited {
+            context.attributes[AuditNoteKey.self] = note
+        }
+        do {
+            try await next()
+            if audited {
+                await self.record(context: context, note: note, outcome: .ok, detail: "")
+            }
+        } catch {
+            let rpcError = RPCError.from(error)
+            if audited || rpcError.code == .permissionDenied {
+                await self.record(context: context, note: note, outcome: rpcError.code, detail: rpcError.message)
+            }
+            throw error
+        }
+    }
+
+    private func record(context: ServerContext, note: AuditNote, outcome: StatusCode, detail: String) async {
+        let caller = context.authenticatedAdmin
+        let event = AuditEventRecord(
+            timeMilliseconds: StoreClock.nowMilliseconds(),
+            actor: caller?.admin.email ?? note.actor ?? "anonymous",
+            actorAdminID: caller?.admin.id ?? note.actorAdminID,
+            action: context.method.path,
+            target: note.target,
+            peerAddress: context.peerAddress,
+            requestID: context.requestID,
+            outcome: outcome.name,
+            detail: detail
+        )
+        do {
+            try await self.repository.append(event)
+        } catch {
+            // The call's own outcome stands; a lost audit record must at least be in the log.
+            self.logger.error(
+                "could not write an audit record",
+                metadata: ["action": "\(event.action)", "actor": "\(event.actor)", "outcome": "\(event.outcome)", "error": "\(error)"]
+            )
+        }
+    }
+}

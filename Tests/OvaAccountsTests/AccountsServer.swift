@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import OvaAuth
+import OvaProto
+import OvaRPC
+import OvaServer
+import OvaServices
+import OvaStore
+
+/// A real ova-server (TLS on 127.0.0.1, SQLite in a temporary directory) with one superadmin.
+struct AccountsServer {
+    static let rootEmail = "root@example.com"
+    static let rootPassword = "Harbor-lights-2026"
+
+    let running: OvaServerApp.Running
+    let directory: URL
+    let port: Int
+
+    /// - Parameter environment: extra settings (e.g. a lower `OVA_PUBLIC_RATE_PER_MINUTE`).
+    static func start(_ environment: [String: String] = [:]) async throws -> AccountsServer {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-accounts-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var settings = ["OVA_LISTEN": "127.0.0.1:0", "OVA_DATA_DIR": directory.path, "OVA_PUBLIC_RATE_PER_MINUTE": "1000"]
+        settings.merge(environment) { $1 }
+        let configuration = try ServerConfiguration.load(environment: settings)
+        var logger = Logger(label: "ova.accounts-test")
+        logger.logLevel = .critical
+        // Cost 4: the tests exercise the logic, not bcrypt's slowness (PasswordHasher's own
+        // tests cover cost 12).
+        let running = try await OvaServerApp.start(
+            configuration: configuration, logger: logger, passwordHasher: PasswordHasher(insecureTestingCost: 4)
+        )
+        _ = try await AdminsServiceHandler.createAdmin(
+            name: "Root", email: rootEmail, password: rootPassword, superadmin: true, authenticator: running.accounts.authenticator
+        )
+        return AccountsServer(running: running, directory: directory, port: running.address.port ?? 0)
+    }
+
+    func makeChannel() throws -> RPCChannel {
+        try RPCChannel(configuration: .init(
+            host: "127.0.0.1",
+            port: self.port,
+            tls: ClientTLSConfiguration(trust: .certificateFile(self.running.tls.certificatePath), serverHostname: "localhost")
+        ))
+    }
+
+    var store: Store { self.running.accounts.store }
+
+    /// The key the server signs tokens with (generated in the data directory in development).
+    var signingSecret: [UInt8] {
+        let text = (try? String(contentsOf: self.directory.appendingPathComponent("jwt-secret"), encoding: .utf8)) ?? ""
+        return Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+    }
+
+    func stop() async {
+        self.running.beginGracefulShutdown()
+        await self.running.waitUntilStopped()
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+}
+
+/// Runs `body` against a fresh server and always stops it.
+func withAccountsServer(
+    _ environment: [String: String] = [:],
+    _ body: (AccountsServer, RPCChannel) async throws -> Void
+) async throws {
+    let server = try await AccountsServer.start(environment)
+    let channel = try server.makeChannel()
+    do {
+        try await body(server, channel)
+    } catch {
+        await channel.close()
+        await server.stop()
+        throw error
+    }
+    await channel.close()
+    await server.stop()
+}
+
+/// Call options carrying a bearer token.
+func bearer(_ token: String) -> CallOptions {
+    var metadata = Metadata()
+    metadata.addString("Bearer \(token)", forKey: "authorization")
+    metadata.addString("accounts-test/1", forKey: "user-agent")
+    return CallOptions(timeout: .seconds(20), metadata: metadata)
+}
+
+func login(_ channel: RPCChannel, _ email: String, _ password: String) async throws -> LoginResponse {
+    var request = LoginRequest()
+    request.email = email
+    request.password = password
+    var metadata = Metadata()
+    metadata.addString("accounts-test/1", forKey: "user-agent")
+    return try await AuthClient(channel: channel).login(request, options: CallOptions(metadata: metadata))
+}
+
+/// Logs in as the superadmin and returns call options with its token.
+func rootOptions(_ channel: RPCChannel) async throws -> CallOptions {
+    bearer(try await login(channel, AccountsServer.rootEmail, AccountsServer.rootPassword).accessToken)
+}
+
+/// Creates an administrator through the RPC and returns call options logged in as it.
+func createAdmin(
+    _ channel: RPCChannel, as root: CallOptions, email: String, password: String = "Quiet-river-2026", superadmin: Bool = false
+) async throws -> (admin: Admin, options: CallOptions) {
+    var request = CreateAdminRequest()
+    request.name = "Staff \(email)"
+    request.email = email
+    request.password = password
+    request.superadmin = superadmin
+    let admin = try await AdminsClient(channel: channel).createAdmin(request, options: root)
+    return (admin, bearer(try await login(channel, email, password).accessToken))
+}
+
+/// The status code a call fails with (nil when it succeeds).
+func statusCode(_ body: () async throws -> some Any) async -> StatusCode? {
+    do {
+        _ = try await body()
+        return nil
+    } catch let error as RPCError {
+        return error.code
+    } catch {
+        return .unknown
+    }
+}
+
+/// The error a call fails with.
+func rpcError(_ body: () async throws -> some Any) async -> RPCError? {
+    do {
+        _ = try await body()
+        return nil
+    } catch let error as RPCError {
+        return error
+    } catch {
+        return RPCError(code: .unknown, message: "\(error)")
+    }
+}
+
+/// Decodes a JWT segment without the server's code: base64url → JSON object.
+func jwtSegment(_ token: String, _ index: Int) -> [String: Any]? {
+    let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+    guard parts.count == 3 else { return nil }
+    var base64 = parts[index].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+    while base64.count % 4 != 0 { base64 += "=" }
+    guard let data = Data(base64Encoded: base64) else { return nil }
+    return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+}
+
+func base64URL(_ bytes: some Sequence<UInt8>) -> String {
+    Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        .replacingOccurrences(of: "=", with: "")
+}
