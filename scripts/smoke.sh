@@ -57,6 +57,29 @@ check bidi --duration 1 --warmup 0 --concurrency 4
 check audio --duration 1 --warmup 0 --concurrency 2
 check idle --duration 0.5 --connections 20
 
+# Accounts: the first superadmin from the CLI, login, an authenticated call, logout revokes.
+export OVA_TOKEN_FILE="$data/cli-token"
+printf 'weak\n' | "$bin/ova-server" admin create --data-dir "$data" --email root@example.com --name Root --password-stdin \
+  >/dev/null 2>&1 && fail "admin create accepted a weak password"
+printf 'Smoke-test-pass-42\n' | "$bin/ova-server" admin create --data-dir "$data" --email root@example.com --name Root \
+  --password-stdin >/dev/null || fail "ova-server admin create"
+status=0
+"$bin/ova" call ova.v1.Admins/ListAdmins --addr "$addr" --insecure >/dev/null 2>&1 || status=$?
+[ $status -eq 16 ] || fail "ListAdmins without a token exited $status, expected 16 (UNAUTHENTICATED)"
+printf 'Smoke-test-pass-42\n' | "$bin/ova" login --email root@example.com --password-stdin --addr "$addr" --insecure \
+  >/dev/null || fail "ova login"
+[ "$(stat -c %a "$OVA_TOKEN_FILE")" = "600" ] || fail "the saved token is not mode 0600"
+admins=$("$bin/ova" call ova.v1.Admins/ListAdmins --addr "$addr" --insecure) || fail "ListAdmins after login"
+echo "$admins" | grep -q '"email":"root@example.com"' || fail "ListAdmins said $admins"
+token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$OVA_TOKEN_FILE")
+"$bin/ova" logout --addr "$addr" --insecure >/dev/null || fail "ova logout"
+[ ! -e "$OVA_TOKEN_FILE" ] || fail "ova logout left the token file"
+status=0
+"$bin/ova" call ova.v1.Auth/WhoAmI --addr "$addr" --insecure -H "authorization=Bearer $token" >/dev/null 2>&1 || status=$?
+[ $status -eq 16 ] || fail "a logged-out token still worked (exit $status)"
+[ "$(stat -c %a "$data/jwt-secret")" = "600" ] || fail "the generated JWT secret is not mode 0600"
+echo "smoke: admin create, login, authenticated call, logout (token revoked)"
+
 kill -TERM "$server"
 status=0
 wait "$server" || status=$?

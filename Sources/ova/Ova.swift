@@ -9,9 +9,10 @@ struct Ova: AsyncParsableCommand {
         discussion: """
             Connects over TLS to an ova-server (default 127.0.0.1:7443). For the server's \
             generated development certificate pass --ca <data dir>/dev-cert.pem, or --insecure \
-            to skip verification. The exit code is the call's status code (0 OK, 1-16 as gRPC).
+            to skip verification. The exit code is the call's status code (0 OK, 1-16 as gRPC). \
+            After `ova login`, commands to the same server send the saved access token.
             """,
         version: "0.1.0",
-        subcommands: [ListServices.self, Describe.self, Call.self]
+        subcommands: [ListServices.self, Describe.self, Call.self, Login.self, Logout.self]
     )
 }

@@ -49,7 +49,7 @@ struct Call: AsyncParsableCommand {
                 throw ValidationError("\(method.path) is \(method.kind.rawValue): give exactly one --data")
             }
             let channel = try self.client.makeChannel()
-            let options = self.client.callOptions
+            let options = self.client.callOptions()
             let printResponse: @Sendable (RawMessage) throws -> Void = { [pretty] response in
                 print(try ProtobufJSON.encode(serialized: response.bytes, descriptor: outputType.protobufCDescriptor, pretty: pretty))
             }

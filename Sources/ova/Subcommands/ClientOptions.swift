@@ -65,11 +65,18 @@ struct ClientOptions: ParsableArguments {
         return try RPCChannel(configuration: .init(host: host, port: port, tls: tls))
     }
 
-    var callOptions: CallOptions {
+    /// The deadline and metadata of a call: `--header` entries, a `user-agent`, and the token
+    /// `ova login` saved for this server (unless `authenticated` is false or a header sets
+    /// `authorization` itself).
+    func callOptions(authenticated: Bool = true) -> CallOptions {
         var metadata = Metadata()
         for entry in self.header {
             guard let equals = entry.firstIndex(of: "=") else { continue }
-            metadata.addString(String(entry[entry.index(after: equals)...]), forKey: String(entry[..<equals]))
+            metadata.addString(String(entry[entry.index(after: equals)...]), forKey: String(entry[..<equals]).lowercased())
+        }
+        metadata.addString("ova-cli/\(Ova.configuration.version)", forKey: "user-agent")
+        if authenticated, metadata.firstString(forKey: "authorization") == nil, let saved = SavedToken.load(for: self.addr) {
+            metadata.addString("Bearer \(saved.accessToken)", forKey: "authorization")
         }
         return CallOptions(timeout: .milliseconds(Int64(self.timeout * 1000)), metadata: metadata)
     }

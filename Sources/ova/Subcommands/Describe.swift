@@ -22,7 +22,7 @@ struct Describe: AsyncParsableCommand {
             var request = DescribeServiceRequest()
             request.service = fullName
             do {
-                let service = try await reflection.describeService(request, options: self.client.callOptions)
+                let service = try await reflection.describeService(request, options: self.client.callOptions())
                 print("service \(service.name)  (\(service.file))\(service.implemented ? "" : "  not implemented yet")")
                 for method in service.methods {
                     print("  rpc \(method.name)  \(kindName(method.kind))")
@@ -32,7 +32,7 @@ struct Describe: AsyncParsableCommand {
             } catch let error as RPCError where error.code == .notFound {
                 var messageRequest = DescribeMessageRequest()
                 messageRequest.message = fullName
-                let message = try await reflection.describeMessage(messageRequest, options: self.client.callOptions)
+                let message = try await reflection.describeMessage(messageRequest, options: self.client.callOptions())
                 print("message \(message.name)")
                 for field in message.fields {
                     let type = field.typeName.isEmpty ? field.type : field.typeName

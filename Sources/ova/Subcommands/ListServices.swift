@@ -15,7 +15,7 @@ struct ListServices: AsyncParsableCommand {
         try await runReportingStatus {
             let channel = try self.client.makeChannel()
             defer { Task { await channel.close() } }
-            let response = try await ReflectionClient(channel: channel).listServices(ListServicesRequest(), options: self.client.callOptions)
+            let response = try await ReflectionClient(channel: channel).listServices(ListServicesRequest(), options: self.client.callOptions())
             for service in response.services {
                 print("\(service.name)\(service.implemented ? "" : "  (not implemented yet)")")
                 for method in service.methods {
