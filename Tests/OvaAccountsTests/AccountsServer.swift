@@ -17,8 +17,9 @@ struct AccountsServer {
     let port: Int
 
     /// - Parameter environment: extra settings (e.g. a lower `OVA_PUBLIC_RATE_PER_MINUTE`).
-    static func start(_ environment: [String: String] = [:]) async throws -> AccountsServer {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-accounts-\(UUID().uuidString)")
+    /// - Parameter existing: the data directory of an earlier server (a restart); nil for a new one.
+    static func start(_ environment: [String: String] = [:], existing: URL? = nil) async throws -> AccountsServer {
+        let directory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("ova-accounts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var settings = ["OVA_LISTEN": "127.0.0.1:0", "OVA_DATA_DIR": directory.path, "OVA_PUBLIC_RATE_PER_MINUTE": "1000"]
         settings.merge(environment) { $1 }
@@ -30,9 +31,11 @@ struct AccountsServer {
         let running = try await OvaServerApp.start(
             configuration: configuration, logger: logger, passwordHasher: PasswordHasher(insecureTestingCost: 4)
         )
-        _ = try await AdminsServiceHandler.createAdmin(
-            name: "Root", email: rootEmail, password: rootPassword, superadmin: true, authenticator: running.accounts.authenticator
-        )
+        if existing == nil {
+            _ = try await AdminsServiceHandler.createAdmin(
+                name: "Root", email: rootEmail, password: rootPassword, superadmin: true, authenticator: running.accounts.authenticator
+            )
+        }
         return AccountsServer(running: running, directory: directory, port: running.address.port ?? 0)
     }
 
@@ -52,10 +55,13 @@ struct AccountsServer {
         return Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
     }
 
-    func stop() async {
+    /// - Parameter keepData: leave the data directory for a restart.
+    func stop(keepData: Bool = false) async {
         self.running.beginGracefulShutdown()
         await self.running.waitUntilStopped()
-        try? FileManager.default.removeItem(at: self.directory)
+        if !keepData {
+            try? FileManager.default.removeItem(at: self.directory)
+        }
     }
 }
 

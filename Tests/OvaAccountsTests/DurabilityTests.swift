@@ -1,0 +1,273 @@
+import Foundation
+import OvaProto
+import OvaRPC
+import OvaStore
+import Testing
+
+@Suite("Concurrency, durability and the full audit trail")
+struct DurabilityTests {
+    @Test("50 concurrent registrations lose nothing; 50 concurrent creates of one email have exactly one winner")
+    func concurrentWrites() async throws {
+        try await withAccountsServer { _, channel in
+            let users = UsersClient(channel: channel)
+            let created = try await withThrowingTaskGroup(of: Int64.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        var request = RegisterUserRequest()
+                        request.email = "user\(index)@example.com"
+                        request.name = "User \(index)"
+                        return try await users.registerUser(request).id
+                    }
+                }
+                return try await group.reduce(into: Set<Int64>()) { $0.insert($1) }
+            }
+            #expect(created.count == 50)
+            let root = try await rootOptions(channel)
+            var list = ListUsersRequest()
+            var page = PageRequest()
+            page.pageSize = 100
+            list.page = page
+            let listed = try await users.listUsers(list, options: root)
+            #expect(Set(listed.users.map(\.id)) == created)
+            #expect(listed.page?.totalSize == 50)
+
+            let admins = AdminsClient(channel: channel)
+            let outcomes = await withTaskGroup(of: StatusCode?.self) { group in
+                for index in 0..<50 {
+                    group.addTask {
+                        var request = CreateAdminRequest()
+                        request.name = "Racer \(index)"
+                        request.email = "race@example.com"
+                        request.password = "Concurrent-pass-\(index)x"
+                        return await statusCode { try await admins.createAdmin(request, options: root) }
+                    }
+                }
+                return await group.reduce(into: [StatusCode?]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 == nil }.count == 1)
+            #expect(outcomes.filter { $0 == .alreadyExists }.count == 49)
+            let all = try await admins.listAdmins(ListAdminsRequest(), options: root)
+            #expect(all.admins.filter { $0.email == "race@example.com" }.count == 1)
+        }
+    }
+
+    @Test("a restart keeps every row, the signing key and the sessions")
+    func restart() async throws {
+        let first = try await AccountsServer.start()
+        var token = ""
+        do {
+            let channel = try first.makeChannel()
+            let root = try await rootOptions(channel)
+            token = root.metadata.firstString(forKey: "authorization") ?? ""
+            var register = RegisterUserRequest()
+            register.email = "persisted@example.com"
+            register.name = "Persisted"
+            _ = try await UsersClient(channel: channel).registerUser(register)
+            var send = SendMessageRequest()
+            send.name = "Persisted"
+            send.email = "persisted@example.com"
+            send.subject = "Still here?"
+            send.message = "This must survive a restart."
+            _ = try await MessagesClient(channel: channel).sendMessage(send)
+            await channel.close()
+        }
+        await first.stop(keepData: true)
+
+        let second = try await AccountsServer.start(existing: first.directory)
+        let channel = try second.makeChannel()
+        do {
+            var options = CallOptions()
+            options.metadata.addString(token, forKey: "authorization")
+            // The token issued before the restart is still valid: same key, same session row.
+            #expect(try await AuthClient(channel: channel).whoAmI(WhoAmIRequest(), options: options).admin?.email == AccountsServer.rootEmail)
+            #expect(try await UsersClient(channel: channel).listUsers(ListUsersRequest(), options: options).users.map(\.email) == ["persisted@example.com"])
+            #expect(try await MessagesClient(channel: channel).listMessages(ListMessagesRequest(), options: options).messages.map(\.subject) == ["Still here?"])
+            let actions = try await AuditClient(channel: channel).listAuditEvents(ListAuditEventsRequest(), options: options).events.map(\.action)
+            #expect(actions.contains("ova.v1.Users/RegisterUser"))
+        } catch {
+            await channel.close()
+            await second.stop()
+            throw error
+        }
+        await channel.close()
+        await second.stop()
+    }
+
+    @Test("WatchMessages receives a message that another client sends")
+    func watchFromAnotherClient() async throws {
+        try await withAccountsServer { server, channel in
+            let root = try await rootOptions(channel)
+            let visitor = try server.makeChannel()
+            defer { Task { await visitor.close() } }
+            let received = try await MessagesClient(channel: channel).watchMessages(WatchMessagesRequest(), options: root) { stream in
+                for _ in 0..<500 where server.running.accounts.broadcaster.watcherCount == 0 {
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+                var send = SendMessageRequest()
+                send.name = "Visitor"
+                send.email = "visitor@example.com"
+                send.subject = "From elsewhere"
+                send.message = "Sent over a different connection."
+                let sent = try await MessagesClient(channel: visitor).sendMessage(send)
+                for try await message in stream {
+                    return (sent.id, message)
+                }
+                return (sent.id, ContactMessage())
+            }
+            #expect(received.1.id == received.0)
+            #expect(received.1.subject == "From elsewhere")
+        }
+    }
+
+    @Test("every mutation, login (success and failure) and logout is audited with its actor")
+    func auditTrail() async throws {
+        try await withAccountsServer { server, channel in
+            _ = await statusCode { try await login(channel, AccountsServer.rootEmail, "wrong-password-1") }
+            let root = try await rootOptions(channel)
+            let staff = try await createAdmin(channel, as: root, email: "staff@example.com")
+            let admins = AdminsClient(channel: channel)
+            var update = UpdateAdminRequest()
+            update.id = staff.admin.id
+            var fields = Admin()
+            fields.name = "Staff Renamed"
+            update.admin = fields
+            var mask = FieldMask()
+            mask.paths = ["name"]
+            update.updateMask = mask
+            _ = try await admins.updateAdmin(update, options: root)
+            var activate = SetAdminActiveRequest()
+            activate.id = staff.admin.id
+            activate.active = true
+            _ = try await admins.setAdminActive(activate, options: root)
+
+            let users = UsersClient(channel: channel)
+            var register = RegisterUserRequest()
+            register.email = "sub@example.com"
+            register.name = "Sub"
+            let user = try await users.registerUser(register)
+            var updateUser = UpdateUserRequest()
+            updateUser.id = user.id
+            var userFields = User()
+            userFields.name = "Sub Two"
+            updateUser.user = userFields
+            var userMask = FieldMask()
+            userMask.paths = ["name"]
+            updateUser.updateMask = userMask
+            _ = try await users.updateUser(updateUser, options: staff.options)
+            var deactivate = DeactivateUserRequest()
+            deactivate.id = user.id
+            _ = try await users.deactivateUser(deactivate, options: staff.options)
+            var deleteUser = DeleteUserRequest()
+            deleteUser.id = user.id
+            _ = try await users.deleteUser(deleteUser, options: staff.options)
+
+            let messages = MessagesClient(channel: channel)
+            var send = SendMessageRequest()
+            send.name = "Writer"
+            send.email = "writer@example.com"
+            send.subject = "Audit me"
+            send.message = "A message to be audited."
+            let message = try await messages.sendMessage(send)
+            var mark = MarkMessageRequest()
+            mark.id = message.id
+            mark.read = true
+            mark.answered = true
+            _ = try await messages.markMessage(mark, options: staff.options)
+            try await messages.exportMessages(ExportMessagesRequest(), options: staff.options) { stream in
+                for try await _ in stream {}
+            }
+            var deleteMessage = DeleteMessageRequest()
+            deleteMessage.id = message.id
+            _ = try await messages.deleteMessage(deleteMessage, options: staff.options)
+            _ = try await messages.sendMessage(send)
+            var deleteContact = DeleteContactRequest()
+            deleteContact.email = "writer@example.com"
+            _ = try await ContactsClient(channel: channel).deleteContact(deleteContact, options: staff.options)
+
+            let auth = AuthClient(channel: channel)
+            var password = ChangePasswordRequest()
+            password.currentPassword = "Quiet-river-2026"
+            password.newPassword = "Another-river-2027"
+            _ = try await auth.changePassword(password, options: staff.options)
+            _ = try await auth.revokeAllSessions(RevokeAllSessionsRequest(), options: staff.options)
+            let refreshed = bearer(try await auth.refresh(RefreshRequest(), options: staff.options).accessToken)
+            _ = try await auth.logout(LogoutRequest(), options: refreshed)
+            var deleteAdmin = DeleteAdminRequest()
+            deleteAdmin.id = staff.admin.id
+            _ = try await admins.deleteAdmin(deleteAdmin, options: root)
+
+            let events = try await server.store.audit.list(AuditFilter(), page: PageQuery(pageSize: 100, pageToken: ""))
+            let trail = events.items.reversed().map { "\($0.action.replacingOccurrences(of: "ova.v1.", with: "")) \($0.actor) \($0.outcome)" }
+            #expect(trail == [
+                "Auth/Login root@example.com UNAUTHENTICATED",
+                "Auth/Login root@example.com OK",
+                "Admins/CreateAdmin root@example.com OK",
+                "Auth/Login staff@example.com OK",
+                "Admins/UpdateAdmin root@example.com OK",
+                "Admins/SetAdminActive root@example.com OK",
+                "Users/RegisterUser anonymous OK",
+                "Users/UpdateUser staff@example.com OK",
+                "Users/DeactivateUser staff@example.com OK",
+                "Users/DeleteUser staff@example.com OK",
+                "Messages/SendMessage writer@example.com OK",
+                "Messages/MarkMessage staff@example.com OK",
+                "Messages/ExportMessages staff@example.com OK",
+                "Messages/DeleteMessage staff@example.com OK",
+                "Messages/SendMessage writer@example.com OK",
+                "Contacts/DeleteContact staff@example.com OK",
+                "Auth/ChangePassword staff@example.com OK",
+                "Auth/RevokeAllSessions staff@example.com OK",
+                "Auth/Refresh staff@example.com OK",
+                "Auth/Logout staff@example.com OK",
+                "Admins/DeleteAdmin root@example.com OK",
+            ])
+            #expect(events.items.allSatisfy { !$0.requestID.isEmpty && $0.peerAddress.hasPrefix("127.0.0.1:") })
+            #expect(events.items.first { $0.action.hasSuffix("DeleteAdmin") }?.target == "admin:\(staff.admin.id)")
+            #expect(events.items.first { $0.action.hasSuffix("DeleteUser") }?.target == "user:\(user.id)")
+        }
+    }
+
+    @Test("reads of every kind succeed, and a database that went away answers UNAVAILABLE")
+    func readsAndUnavailable() async throws {
+        try await withAccountsServer { server, channel in
+            let root = try await rootOptions(channel)
+            let rootID = try await AuthClient(channel: channel).whoAmI(WhoAmIRequest(), options: root).admin?.id ?? 0
+            var getAdmin = GetAdminRequest()
+            getAdmin.id = rootID
+            #expect(try await AdminsClient(channel: channel).getAdmin(getAdmin, options: root).email == AccountsServer.rootEmail)
+
+            var register = RegisterUserRequest()
+            register.email = "reader@example.com"
+            register.name = "Reader"
+            let user = try await UsersClient(channel: channel).registerUser(register)
+            var getUser = GetUserRequest()
+            getUser.id = user.id
+            #expect(try await UsersClient(channel: channel).getUser(getUser, options: root) == user)
+
+            var send = SendMessageRequest()
+            send.name = "Reader"
+            send.email = "reader@example.com"
+            send.subject = "Readable"
+            send.message = "Unicode: ñandú, 中文, emoji 🎧 — and 'quotes'."
+            let sent = try await MessagesClient(channel: channel).sendMessage(send)
+            var getMessage = GetMessageRequest()
+            getMessage.id = sent.id
+            #expect(try await MessagesClient(channel: channel).getMessage(getMessage, options: root).message == send.message)
+            var byEmail = ListMessagesRequest()
+            byEmail.email = "READER@example.com"
+            #expect(try await MessagesClient(channel: channel).listMessages(byEmail, options: root).messages.map(\.id) == [sent.id])
+            var getContact = GetContactRequest()
+            getContact.email = "reader@example.com"
+            let contact = try await ContactsClient(channel: channel).getContact(getContact, options: root)
+            #expect(contact.messages.map(\.id) == [sent.id])
+            #expect(contact.unreadCount == 1)
+            getContact.email = "nobody@example.com"
+            #expect(await statusCode { try await ContactsClient(channel: channel).getContact(getContact, options: root) } == .notFound)
+
+            await server.store.database.close()
+            let unavailable = await rpcError { try await UsersClient(channel: channel).getUser(getUser, options: root) }
+            #expect(unavailable?.code == .unavailable)
+            #expect(unavailable?.message.contains("SELECT") == false)
+        }
+    }
+}
