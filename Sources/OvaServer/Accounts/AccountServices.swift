@@ -32,6 +32,7 @@ public struct AccountServices: Sendable {
             hasher: hasher,
             logger: logger
         )
+        await authenticator.warmUp()
         return AccountServices(
             store: store,
             authenticator: authenticator,
@@ -58,6 +59,25 @@ public struct AccountServices: Sendable {
         ))
         router.register(ContactsServiceHandler(repository: self.store.messages))
         router.register(AuditServiceHandler(repository: self.store.audit))
+    }
+
+    /// Ended and expired sessions are kept this long (for `ListSessions` and investigations),
+    /// then deleted by ``runMaintenance(logger:)``.
+    public static let endedSessionRetention: Duration = .seconds(7 * 24 * 3600)
+
+    /// Purges old session rows once an hour until cancelled.
+    public func runMaintenance(logger: Logger) async {
+        while !Task.isCancelled {
+            do {
+                let purged = try await self.authenticator.purgeEndedSessions(retention: Self.endedSessionRetention)
+                if purged > 0 {
+                    logger.info("purged ended sessions", metadata: ["count": "\(purged)"])
+                }
+            } catch {
+                logger.warning("could not purge ended sessions", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(3600))
+        }
     }
 
     /// Ends watch streams and closes the database (after the server has drained).

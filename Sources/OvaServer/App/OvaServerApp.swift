@@ -134,7 +134,10 @@ public enum OvaServerApp {
                 exit(130)
             }
         }
-        await running.waitUntilStopped()
+        let maintenance = Task { await running.accounts.runMaintenance(logger: logger) }
+        await running.server.waitUntilStopped()
+        maintenance.cancel()
+        await running.accounts.close()
         signals.cancel()
         if ownsGroup {
             try? await group.shutdownGracefully()

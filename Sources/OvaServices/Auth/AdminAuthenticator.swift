@@ -117,6 +117,20 @@ public final class AdminAuthenticator: Sendable {
         return IssuedToken(token: self.signer.sign(claims), session: session)
     }
 
+    /// Computes the dummy hash now, so the first login for an unknown email does not take
+    /// longer than later ones (which would tell that the email is unknown).
+    public func warmUp() async {
+        _ = try? await self.onHashingThread { self.hasher.equalTimeDummyVerify("") }
+    }
+
+    /// Deletes session rows that ended or expired more than `retention` ago; returns how many.
+    public func purgeEndedSessions(retention: Duration) async throws -> Int {
+        let cutoff = self.nowSeconds() * 1000 - Int64(retention.milliseconds)
+        return try await withStore("sessions") { () throws(StoreError) in
+            try await self.store.sessions.deleteEnded(before: cutoff)
+        }
+    }
+
     // MARK: - Tokens
 
     /// The administrator a token belongs to. - Throws: UNAUTHENTICATED.

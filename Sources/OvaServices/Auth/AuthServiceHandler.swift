@@ -118,6 +118,7 @@ public struct AuthServiceHandler: AuthHandler {
         context.auditNote?.target = "admin:\(caller.admin.id)"
         var validator = RequestValidator()
         if request.currentPassword.isEmpty { validator.fail("current_password", "is required") }
+        if request.currentPassword.utf8.count > 1024 { validator.fail("current_password", "must be at most 1024 bytes") }
         if request.newPassword.isEmpty { validator.fail("new_password", "is required") }
         if !request.newPassword.isEmpty, request.newPassword == request.currentPassword {
             validator.fail("new_password", "must differ from the current password")
