@@ -285,6 +285,8 @@ struct ContactMessageRepositoryTests {
             #expect(senders.items.first?.messageCount == 2)
             #expect(senders.items.first?.unreadCount == 1)
             #expect(senders.totalSize == 2)
+            #expect(try await store.messages.sender(email: "ana@example.com") == senders.items.first)
+            #expect(try await store.messages.sender(email: "nobody@example.com") == nil)
             let firstSender = try await store.messages.senders(page: try PageQuery(pageSize: 1, pageToken: ""))
             let secondSender = try await store.messages.senders(page: try PageQuery(pageSize: 1, pageToken: firstSender.nextPageToken))
             #expect(secondSender.items.map(\.email) == ["luis@example.com"])

@@ -21,7 +21,11 @@ enum AccessTokenSecret {
         // Production never gets here: the configuration requires JWT_SECRET_KEY.
         try DataFiles.ensureDirectory(configuration.dataDirectory)
         let path = configuration.dataDirectory + "/" + self.fileName
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+        if FileManager.default.fileExists(atPath: path) {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                // Never replace a key we cannot read: that would silently end every session.
+                throw .unusableFile(variable: nil, path: path, reason: "exists but cannot be read as text; fix its permissions or delete it")
+            }
             let secret = Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
             guard secret.count >= 32 else {
                 throw .unusableFile(

@@ -32,21 +32,19 @@ public struct ContactsServiceHandler: ContactsHandler {
         var validator = RequestValidator()
         let email = validator.email(request.email, field: "email")
         try validator.check()
-        let messages = try await withStore("contact \(email)") { () throws(StoreError) in
-            try await self.repository.list(
-                ContactMessageFilter(email: email),
-                page: PageQuery(pageSize: Self.messagesPerContact, pageToken: "")
+        let (summary, messages) = try await withStore("contact \(email)") { () throws(StoreError) in
+            (
+                try await self.repository.sender(email: email),
+                try await self.repository.list(
+                    ContactMessageFilter(email: email),
+                    page: PageQuery(pageSize: Self.messagesPerContact, pageToken: "")
+                )
             )
         }
-        guard let latest = messages.items.first else {
+        guard let summary else {
             throw RPCError(code: .notFound, message: "contact \(email) not found")
         }
-        var contact = Contact()
-        contact.email = email
-        contact.name = latest.name
-        contact.messageCount = UInt32(clamping: messages.totalSize)
-        contact.unreadCount = UInt32(clamping: messages.items.filter { !$0.read }.count)
-        contact.lastMessageAtUnixMs = UInt64(max(0, latest.sentAtMilliseconds))
+        var contact = Contact(summary)
         contact.messages = messages.items.map(ContactMessage.init)
         return contact
     }

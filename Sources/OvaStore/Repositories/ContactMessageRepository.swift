@@ -131,6 +131,32 @@ public struct ContactMessageRepository: Sendable {
         }
     }
 
+    /// One sender's counts, or nil when they never wrote.
+    public func sender(email: String) async throws(StoreError) -> ContactSummary? {
+        try await self.database.read { connection throws(StoreError) in
+            try connection.query(
+                """
+                SELECT grouped.email, grouped.message_count, grouped.unread_count, grouped.last_sent_at_ms,
+                       grouped.last_id, latest.name
+                FROM (
+                    SELECT email, COUNT(*) AS message_count, SUM(CASE WHEN is_read = 0 THEN 1 ELSE 0 END) AS unread_count,
+                           MAX(sent_at_ms) AS last_sent_at_ms, MAX(id) AS last_id
+                    FROM contact_messages WHERE email = ? GROUP BY email
+                ) grouped
+                JOIN contact_messages latest ON latest.id = grouped.last_id
+                """,
+                [.text(email)]
+            ).first.map(Self.summary)
+        }
+    }
+
+    private static func summary(_ row: SQLRow) -> ContactSummary {
+        ContactSummary(
+            email: row.string(0), name: row.string(5), messageCount: row.int64(1), unreadCount: row.int64(2),
+            lastMessageAtMilliseconds: row.int64(3), lastMessageID: row.int64(4)
+        )
+    }
+
     /// Senders, the one who wrote last first.
     public func senders(page: PageQuery) async throws(StoreError) -> Page<ContactSummary> {
         try await self.database.read { connection throws(StoreError) in
@@ -151,13 +177,7 @@ public struct ContactMessageRepository: Sendable {
                 """,
                 [page.idBound, page.limit]
             )
-            let summaries = rows.map { row in
-                ContactSummary(
-                    email: row.string(0), name: row.string(5), messageCount: row.int64(1), unreadCount: row.int64(2),
-                    lastMessageAtMilliseconds: row.int64(3), lastMessageID: row.int64(4)
-                )
-            }
-            return Page(fetched: summaries, query: page, totalSize: total, id: \.lastMessageID)
+            return Page(fetched: rows.map(Self.summary), query: page, totalSize: total, id: \.lastMessageID)
         }
     }
 
