@@ -591,16 +591,15 @@ final class ConnectionHandler: ChannelInboundHandler {
         let size = buffer.writerIndex - payloadStart
         let maxFrame = self.peerSettings.maxFrameSize
 
-        // Fast path: the whole message in one frame, framed in place.
+        // Fast path: the whole message in one frame. The header goes straight into the
+        // coalescing buffer and the payload after it: framing the queued buffer in place would
+        // copy it (the send queue still holds a reference, so the write is copy-on-write).
         if stream.headSentBytes == 0, size <= maxFrame, size <= stream.sendWindow, size <= self.connectionSendWindow {
-            var framed = buffer
-            FrameEncoder.setHeader(
-                length: size, type: .message, flags: endStream ? .endStream : [],
-                streamID: stream.id, in: &framed, at: framed.readerIndex
-            )
+            var payload = buffer
+            payload.moveReaderIndex(forwardBy: FrameHeader.size)
+            self.emitMessageFrame(streamID: stream.id, flags: endStream ? .endStream : [], payload: payload)
             stream.sendWindow -= size
             self.connectionSendWindow -= size
-            self.emitBuffer(framed)
             stream.outbound.sent(bytes: size)
             return true
         }
@@ -643,33 +642,30 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.appendToOutput { FrameEncoder.encode(frame, into: &$0) }
     }
 
+    /// Appends one MESSAGE frame: the header and small payloads are copied into the coalescing
+    /// buffer; a large payload is written as it is (a slice, no copy) after what was coalesced.
     private func emitMessageFrame(streamID: UInt32, flags: FrameFlags, payload: ByteBuffer) {
         guard !self.closed else { return }
-        self.appendToOutput(capacity: payload.readableBytes + FrameHeader.size) { output in
-            FrameEncoder.writeHeader(length: payload.readableBytes, type: .message, flags: flags, streamID: streamID, into: &output)
-            var payload = payload
-            output.writeBuffer(&payload)
+        let length = payload.readableBytes
+        let copy = length <= Self.copyLimit
+        self.appendToOutput(capacity: copy ? length + FrameHeader.size : FrameHeader.size) { output in
+            FrameEncoder.writeHeader(length: length, type: .message, flags: flags, streamID: streamID, into: &output)
+            if copy {
+                var payload = payload
+                output.writeBuffer(&payload)
+            }
         }
-    }
-
-    /// Appends an already-framed buffer: small ones are copied into the coalescing buffer, large
-    /// ones are written as they are (after whatever was coalesced before them).
-    private func emitBuffer(_ framed: ByteBuffer) {
-        guard !self.closed, let context = self.context else { return }
-        if framed.readableBytes <= 16 * 1024 {
-            self.appendToOutput(capacity: framed.readableBytes) { output in
-                var framed = framed
-                output.writeBuffer(&framed)
-            }
-        } else {
-            if let pending = self.output, pending.readableBytes > 0 {
-                context.write(self.wrapOutboundOut(pending), promise: nil)
-                self.output = nil
-            }
-            context.write(self.wrapOutboundOut(framed), promise: nil)
+        if !copy, let context = self.context, let pending = self.output {
+            self.output = nil
+            context.write(self.wrapOutboundOut(pending), promise: nil)
+            context.write(self.wrapOutboundOut(payload), promise: nil)
             self.needsFlush = true
         }
     }
+
+    /// Payloads up to this size are copied into the coalescing buffer; larger ones are written
+    /// as they are.
+    static let copyLimit = 16 * 1024
 
     private func emitRaw(_ bytes: [UInt8]) {
         self.appendToOutput { $0.writeBytes(bytes) }
