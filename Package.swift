@@ -11,6 +11,7 @@
 //   CSQLite, OvaStore                       SQLite storage: migrations, repositories
 //   OvaServices, OvaServer                  service handlers; server assembly and config
 //   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
+//   OvaResilience                           circuit breaker, retries, timeouts, bulkhead for remote calls
 //   ova-server, ova                         executables
 import PackageDescription
 
@@ -141,6 +142,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Calling remote providers
+        .target(
+            name: "OvaResilience",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Services and server
         .target(
             name: "OvaServices",
@@ -238,6 +245,11 @@ let package = Package(
                 "OvaAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaResilienceTests",
+            dependencies: ["OvaResilience"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
