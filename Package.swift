@@ -11,6 +11,7 @@
 //   CSQLite, OvaStore                       SQLite storage: migrations, repositories
 //   OvaServices, OvaServer                  service handlers; server assembly and config
 //   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
+//   CCurl, OvaProviders                     libcurl; HTTP client, Hugging Face, OpenAI-compatible chat
 //   ova-server, ova                         executables
 import PackageDescription
 
@@ -141,6 +142,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Providers (outbound HTTP)
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "OvaProviders",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Services and server
         .target(
             name: "OvaServices",
@@ -237,6 +253,16 @@ let package = Package(
             dependencies: [
                 "OvaAuth",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaProvidersTests",
+            dependencies: [
+                "OvaProviders",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
