@@ -12,6 +12,7 @@
 //   OvaServices, OvaServer                  service handlers; server assembly and config
 //   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
 //   OvaResilience                           circuit breaker, retries, timeouts, bulkhead for remote calls
+//   CCurl, OvaProviders                     libcurl; HTTP client, Hugging Face, OpenAI-compatible chat
 //   ova-server, ova                         executables
 import PackageDescription
 
@@ -148,6 +149,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Providers (outbound HTTP)
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(
+            name: "OvaProviders",
+            dependencies: [
+                "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Services and server
         .target(
             name: "OvaServices",
@@ -250,6 +266,16 @@ let package = Package(
         .testTarget(
             name: "OvaResilienceTests",
             dependencies: ["OvaResilience"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaProvidersTests",
+            dependencies: [
+                "OvaProviders",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
