@@ -11,6 +11,7 @@
 //   CSQLite, OvaStore                       SQLite storage: migrations, repositories
 //   OvaServices, OvaServer                  service handlers; server assembly and config
 //   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
+//   CEspeakNG, CPocketSphinx, OvaEngines    local TTS (espeak-ng) and STT (pocketsphinx); audio utilities
 //   ova-server, ova                         executables
 import PackageDescription
 
@@ -141,6 +142,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Local speech engines
+        .systemLibrary(
+            name: "CEspeakNG",
+            pkgConfig: "espeak-ng",
+            providers: [.apt(["libespeak-ng-dev", "espeak-ng-data"])]
+        ),
+        .systemLibrary(
+            name: "CPocketSphinx",
+            // pocketsphinx.pc requires sphinxbase, so SwiftPM adds both packages' -I flags:
+            // pocketsphinx.h includes its sibling headers without a directory prefix.
+            pkgConfig: "pocketsphinx",
+            providers: [.apt(["libpocketsphinx-dev", "libsphinxbase-dev", "pocketsphinx-en-us"])]
+        ),
+        .target(
+            name: "OvaEngines",
+            dependencies: [
+                "CEspeakNG", "CPocketSphinx",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Services and server
         .target(
             name: "OvaServices",
@@ -247,6 +271,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaEnginesTests",
+            dependencies: ["OvaEngines"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
