@@ -13,6 +13,7 @@
 //   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
 //   OvaResilience                           circuit breaker, retries, timeouts, bulkhead for remote calls
 //   CCurl, OvaProviders                     libcurl; HTTP client, Hugging Face, OpenAI-compatible chat
+//   CEspeakNG, CPocketSphinx, OvaEngines    local TTS (espeak-ng) and STT (pocketsphinx); audio utilities
 //   ova-server, ova                         executables
 import PackageDescription
 
@@ -164,6 +165,29 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: - Local speech engines
+        .systemLibrary(
+            name: "CEspeakNG",
+            pkgConfig: "espeak-ng",
+            providers: [.apt(["libespeak-ng-dev", "espeak-ng-data"])]
+        ),
+        .systemLibrary(
+            name: "CPocketSphinx",
+            // pocketsphinx.pc requires sphinxbase, so SwiftPM adds both packages' -I flags:
+            // pocketsphinx.h includes its sibling headers without a directory prefix.
+            pkgConfig: "pocketsphinx",
+            providers: [.apt(["libpocketsphinx-dev", "libsphinxbase-dev", "pocketsphinx-en-us"])]
+        ),
+        .target(
+            name: "OvaEngines",
+            dependencies: [
+                "CEspeakNG", "CPocketSphinx",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - Services and server
         .target(
             name: "OvaServices",
@@ -285,6 +309,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaEnginesTests",
+            dependencies: ["OvaEngines"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -5,6 +5,8 @@ set -euo pipefail
 packages=(
   libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotoc-dev
   libsqlite3-dev libcurl4-openssl-dev libssl-dev pkg-config libcrypt-dev
+  libespeak-ng-dev espeak-ng-data
+  libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
 )
 missing=()
 for package in "${packages[@]}"; do
