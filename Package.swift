@@ -13,7 +13,8 @@
 //   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
 //   OvaResilience                           circuit breaker, retries, timeouts, bulkhead for remote calls
 //   CCurl, OvaProviders                     libcurl; HTTP client, Hugging Face, OpenAI-compatible chat
-//   CEspeakNG, CPocketSphinx, OvaEngines    local TTS (espeak-ng) and STT (pocketsphinx); audio utilities
+//   OvaAudio                                WAV, PCM chunking, downmix, resampling (pure Swift)
+//   CEspeakNG, CPocketSphinx, OvaEngines    local TTS (espeak-ng) and STT (pocketsphinx)
 //   ova-server, ova                         executables
 import PackageDescription
 
@@ -165,7 +166,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // MARK: - Local speech engines
+        // MARK: - Audio and local speech engines
+        .target(
+            name: "OvaAudio",
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(
             name: "CEspeakNG",
             pkgConfig: "espeak-ng",
@@ -181,7 +186,7 @@ let package = Package(
         .target(
             name: "OvaEngines",
             dependencies: [
-                "CEspeakNG", "CPocketSphinx",
+                "CEspeakNG", "CPocketSphinx", "OvaAudio",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -313,7 +318,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OvaEnginesTests",
-            dependencies: ["OvaEngines"],
+            dependencies: ["OvaEngines", "OvaAudio"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,5 +1,6 @@
 import Testing
-@testable import OvaEngines
+@testable import OvaAudio
+import OvaEngines
 
 /// Recognition of espeak-ng's speech (22050 Hz, resampled to 16 kHz) by pocketsphinx: a
 /// synthetic voice, but a real round trip through both engines.

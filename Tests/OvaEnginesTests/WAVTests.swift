@@ -1,5 +1,6 @@
 import Testing
-@testable import OvaEngines
+@testable import OvaAudio
+import OvaEngines
 
 @Suite("WAV headers")
 struct WAVTests {
