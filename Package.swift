@@ -160,7 +160,7 @@ let package = Package(
         .target(
             name: "OvaProviders",
             dependencies: [
-                "CCurl",
+                "CCurl", "OvaResilience",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -197,7 +197,8 @@ let package = Package(
         .target(
             name: "OvaServices",
             dependencies: [
-                "OvaProto", "OvaRPC", "OvaProtobuf", "OvaStore", "OvaAuth",
+                "OvaProto", "OvaRPC", "OvaProtobuf", "OvaStore", "OvaAuth", "OvaProviders", "OvaResilience",
+                "OvaEngines", "OvaAudio",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -206,7 +207,7 @@ let package = Package(
         .target(
             name: "OvaServer",
             dependencies: [
-                "OvaServices", "OvaRPC", "OvaProto", "OvaStore", "OvaAuth",
+                "OvaServices", "OvaRPC", "OvaProto", "OvaStore", "OvaAuth", "OvaProviders", "OvaEngines", "OvaResilience",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -227,7 +228,7 @@ let package = Package(
         .executableTarget(
             name: "ova",
             dependencies: [
-                "OvaRPC", "OvaProto", "OvaProtobuf",
+                "OvaRPC", "OvaProto", "OvaProtobuf", "OvaAudio",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
@@ -297,13 +298,32 @@ let package = Package(
             dependencies: ["OvaResilience"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(
-            name: "OvaProvidersTests",
+        // A loopback HTTP server speaking the providers' real formats, for tests only.
+        .target(
+            name: "OvaFakeUpstream",
             dependencies: [
-                "OvaProviders",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/Support/OvaFakeUpstream",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaProvidersTests",
+            dependencies: [
+                "OvaProviders", "OvaFakeUpstream",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OvaMultimodalTests",
+            dependencies: [
+                "OvaServer", "OvaServices", "OvaProto", "OvaRPC", "OvaAudio", "OvaEngines", "OvaAuth", "OvaFakeUpstream",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -105,3 +105,13 @@ public enum ProviderError: Error, Sendable, Equatable, CustomStringConvertible {
         )
     }
 }
+
+import OvaResilience
+
+/// How the resilience layer treats each failure: connect errors, timeouts, 429 (with its
+/// Retry-After), 502/503/504 and a loading model are retried; every other failure is final.
+extension ProviderError: RetryClassifiable {
+    public var retryDisposition: RetryDisposition {
+        self.isRetryable ? .retry(after: self.retryAfter) : .doNotRetry
+    }
+}

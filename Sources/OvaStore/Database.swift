@@ -76,6 +76,15 @@ public final class Database: Sendable {
         }
     }
 
+    /// Round-trips a trivial query through the storage thread; returns how long it took.
+    public func ping() async throws(StoreError) -> Duration {
+        let start = ContinuousClock.now
+        _ = try await self.read { connection throws(StoreError) in
+            try connection.query("SELECT 1").count
+        }
+        return ContinuousClock.now - start
+    }
+
     /// Stops the storage thread; later operations fail with ``StoreError/unavailable(_:)``.
     /// Waits for operations already queued.
     public func close() async {

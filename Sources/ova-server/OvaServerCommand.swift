@@ -17,7 +17,7 @@ struct OvaServerCommand: AsyncParsableCommand {
             Environment variables:
             \(ServerConfiguration.variables.map { "  \($0.name) (default: \($0.default.isEmpty ? "unset" : $0.default))\n      \($0.help)" }.joined(separator: "\n"))
             """,
-        version: "0.1.0",
+        version: OvaVersion.current,
         subcommands: [Serve.self, AdminCommand.self],
         defaultSubcommand: Serve.self
     )

@@ -13,6 +13,9 @@ struct Ova: AsyncParsableCommand {
             After `ova login`, commands to the same server send the saved access token.
             """,
         version: "0.1.0",
-        subcommands: [ListServices.self, Describe.self, Call.self, Login.self, Logout.self]
+        subcommands: [
+            ListServices.self, Describe.self, Call.self, Login.self, Logout.self,
+            SpeechToText.self, TextToSpeech.self, ChatCommand.self, VoiceCommand.self, VisionCommand.self, SignCommand.self,
+        ]
     )
 }

@@ -1,3 +1,4 @@
+import OvaFakeUpstream
 import Synchronization
 import Testing
 

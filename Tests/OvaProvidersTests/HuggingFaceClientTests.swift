@@ -1,3 +1,4 @@
+import OvaFakeUpstream
 import Foundation
 import Testing
 

@@ -119,6 +119,9 @@ struct ServerConfigurationTests {
             "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS",
             "OVA_HANDSHAKE_TIMEOUT_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
             "OVA_DB_PATH", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "OVA_PUBLIC_RATE_PER_MINUTE",
+            "HF_API_KEY", "OVA_HF_BASE_URL", "HF_MODELO_STT", "HF_MODELO_TTS", "HF_MODELO_IMG", "HF_MODELO_CAPTION",
+            "HF_MODELO_SIGN", "OVA_LLM_BASE_URL", "OVA_LLM_API_KEY", "HF_MODELO_LLM", "OVA_PROVIDER_TIMEOUT_SECONDS",
+            "OVA_PROVIDER_RETRIES",
         ])
     }
 
@@ -302,6 +305,33 @@ struct ServerConfigurationTests {
         #expect(loadError(["ACCESS_TOKEN_EXPIRE_MINUTES": "0"])?.variable == "ACCESS_TOKEN_EXPIRE_MINUTES")
         #expect((try? load([:]))?.jwtSecret == nil)
         #expect((try? load([:]))?.accessTokenExpireMinutes == 30)
+    }
+
+    @Test func providerSettings() throws {
+        let config = try load([
+            "HF_TOKEN": "hf_secret_value",
+            "OVA_HF_BASE_URL": "http://127.0.0.1:9000/",
+            "HF_MODELO_STT": "openai/whisper-large-v3",
+            "HF_MODELO_LLM": "mistralai/Mistral-7B-Instruct-v0.3",
+            "OVA_PROVIDER_TIMEOUT_SECONDS": "15",
+            "OVA_PROVIDER_RETRIES": "0",
+        ])
+        #expect(config.huggingFaceAPIKey == "hf_secret_value")
+        #expect(config.huggingFaceBaseURL == "http://127.0.0.1:9000")
+        #expect(config.huggingFaceSpeechToTextModel == "openai/whisper-large-v3")
+        #expect(config.huggingFaceDetectionModel == "facebook/detr-resnet-50")
+        #expect(config.huggingFaceCaptionModel == "nlpconnect/vit-gpt2-image-captioning")
+        #expect(config.huggingFaceSignModel == "RavenOnur/Sign-Language")
+        #expect(config.effectiveLLMBaseURL == "https://router.huggingface.co/v1")
+        #expect(config.llmModel == "mistralai/Mistral-7B-Instruct-v0.3")
+        #expect(config.providerTimeoutSeconds == 15)
+        #expect(config.providerRetries == 0)
+        #expect(config.redactedSummary().first { $0.key == "HF_API_KEY" }?.value == "set")
+        #expect(!config.redactedSummary().contains { $0.value.contains("hf_secret_value") })
+        #expect((try load([:])).effectiveLLMBaseURL == nil)
+        #expect(loadError(["OVA_HF_BASE_URL": "ftp://x"])?.variable == "OVA_HF_BASE_URL")
+        #expect(loadError(["HF_MODELO_STT": "../../etc/passwd"])?.variable == "HF_MODELO_STT")
+        #expect(loadError(["HF_MODELO_LLM": "a model with spaces"])?.variable == "HF_MODELO_LLM")
     }
 
     @Test func certificateWithoutKeyFails() {

@@ -10,8 +10,8 @@ public struct HuggingFaceConfiguration: Sendable {
         public static let apiKey = "HF_API_KEY"
         public static let sttModel = "HF_MODELO_STT"
         public static let ttsModel = "HF_MODELO_TTS"
-        public static let detectionModel = "HF_MODELO_DETECCION"
-        public static let captionModel = "HF_MODELO_IMG"
+        public static let detectionModel = "HF_MODELO_IMG"
+        public static let captionModel = "HF_MODELO_CAPTION"
         public static let signModel = "HF_MODELO_SIGN"
     }
 

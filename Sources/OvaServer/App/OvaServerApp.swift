@@ -19,6 +19,7 @@ public enum OvaServerApp {
         public let address: SocketAddress
         public let services: ServiceRegistry
         public let accounts: AccountServices
+        public let multimodal: MultimodalServices
         public let tls: TLSMaterial
 
         /// NOT_SERVING to health watchers, then GOAWAY and drain.
@@ -26,6 +27,7 @@ public enum OvaServerApp {
             self.services.health.setAll(.notServing)
             // Watch streams never end by themselves; end them so draining can finish.
             self.accounts.broadcaster.finishAll()
+            self.multimodal.providers.finishWatchers()
             self.server.beginGracefulShutdown()
         }
 
@@ -57,7 +59,8 @@ public enum OvaServerApp {
         rpcConfiguration.maxConnections = configuration.maxConnections
         rpcConfiguration.shutdownGracePeriod = .milliseconds(Int64(configuration.shutdownGracePeriodSeconds * 1000))
         let accounts = try await AccountServices.open(configuration: configuration, logger: logger, passwordHasher: passwordHasher)
-        let services = ServiceRegistry(accounts: accounts, configuration: configuration)
+        let multimodal = await MultimodalServices.start(configuration: configuration, logger: logger)
+        let services = ServiceRegistry(accounts: accounts, multimodal: multimodal, configuration: configuration)
         let server = RPCServer(
             configuration: rpcConfiguration,
             router: services.router,
@@ -72,7 +75,8 @@ public enum OvaServerApp {
             await accounts.close()
             throw error
         }
-        return Running(server: server, address: address, services: services, accounts: accounts, tls: tls)
+        multimodal.metrics.set(server.metrics)
+        return Running(server: server, address: address, services: services, accounts: accounts, multimodal: multimodal, tls: tls)
     }
 
     static func limits(for configuration: ServerConfiguration) -> ConnectionLimits {

@@ -8,12 +8,15 @@ public struct ServiceRegistry: Sendable {
     public let health: HealthStatusBoard
     public let interceptors: [any ServerInterceptor]
 
-    /// - Parameter accounts: the back-office services; nil serves only Echo, Health and Reflection.
-    public init(accounts: AccountServices? = nil, configuration: ServerConfiguration? = nil) {
+    /// - Parameters:
+    ///   - accounts: the back-office services; nil serves only Echo, Health and Reflection.
+    ///   - multimodal: speech, chat, voice, vision, sign and status (needs `accounts`).
+    public init(accounts: AccountServices? = nil, multimodal: MultimodalServices? = nil, configuration: ServerConfiguration? = nil) {
         var router = RPCRouter()
         router.register(EchoServiceHandler())
         if let accounts, let configuration {
             accounts.register(into: &router, configuration: configuration)
+            multimodal?.register(into: &router, configuration: configuration, accounts: accounts)
         }
         // Reflection and Health describe the final set, so they are registered with its names.
         let implemented = Set(router.registeredMethods.map(\.service))

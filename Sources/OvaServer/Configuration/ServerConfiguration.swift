@@ -59,6 +59,28 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// `OVA_PUBLIC_RATE_PER_MINUTE`: contact messages, and separately subscriber
     /// registrations, accepted per client address per minute.
     public var publicRatePerMinute: Int
+    /// `HF_API_KEY` (or `HF_TOKEN`): the Hugging Face Inference API key; nil when unset.
+    public var huggingFaceAPIKey: String?
+    /// `OVA_HF_BASE_URL`: the Inference API's base URL (a loopback fake in tests).
+    public var huggingFaceBaseURL: String
+    /// `HF_MODELO_STT`, `HF_MODELO_TTS`: remote speech models; empty means "use the local engine".
+    public var huggingFaceSpeechToTextModel: String
+    public var huggingFaceTextToSpeechModel: String
+    /// `HF_MODELO_IMG`, `HF_MODELO_CAPTION`, `HF_MODELO_SIGN`: image models.
+    public var huggingFaceDetectionModel: String
+    public var huggingFaceCaptionModel: String
+    public var huggingFaceSignModel: String
+    /// `OVA_LLM_BASE_URL`: an OpenAI-compatible API (`…/v1`); empty means the Hugging Face
+    /// router when `HF_API_KEY` is set.
+    public var llmBaseURL: String
+    /// `OVA_LLM_API_KEY`, falling back to `HF_API_KEY`.
+    public var llmAPIKey: String?
+    /// `HF_MODELO_LLM`: the chat model; empty means chat is not configured.
+    public var llmModel: String
+    /// `OVA_PROVIDER_TIMEOUT_SECONDS`: overall time for one provider call, retries included.
+    public var providerTimeoutSeconds: Double
+    /// `OVA_PROVIDER_RETRIES`: retries after a retryable provider failure.
+    public var providerRetries: Int
     /// Problems that are not errors but should be visible at startup (unknown `OVA_*`
     /// variables, which are usually typos; conflicting aliases).
     public var warnings: [String]
@@ -87,12 +109,30 @@ public struct ServerConfiguration: Sendable, Equatable {
         jwtSecret = nil
         accessTokenExpireMinutes = 0
         publicRatePerMinute = 0
+        huggingFaceAPIKey = nil
+        huggingFaceBaseURL = ""
+        huggingFaceSpeechToTextModel = ""
+        huggingFaceTextToSpeechModel = ""
+        huggingFaceDetectionModel = ""
+        huggingFaceCaptionModel = ""
+        huggingFaceSignModel = ""
+        llmBaseURL = ""
+        llmAPIKey = nil
+        llmModel = ""
+        providerTimeoutSeconds = 0
+        providerRetries = 0
         warnings = []
     }
 
     // MARK: - Derived values
 
     public var isProduction: Bool { environment == .production }
+
+    /// The chat API base: ``llmBaseURL``, or the Hugging Face router when only `HF_API_KEY` is set.
+    public var effectiveLLMBaseURL: String? {
+        if !llmBaseURL.isEmpty { return llmBaseURL }
+        return huggingFaceAPIKey == nil ? nil : "https://router.huggingface.co/v1"
+    }
 
     /// ``databasePath``, or `ova.sqlite3` in the data directory when unset.
     public var effectiveDatabasePath: String {
@@ -474,6 +514,94 @@ extension ServerConfiguration {
         ) { config, value, variable, _ throws(ConfigurationError) in
             config.publicRatePerMinute = try parseInteger(value, variable: variable, range: 1...100_000)
         },
+        Setting(
+            "HF_API_KEY", aliases: ["HF_TOKEN"], default: "", secret: true,
+            help: "Hugging Face Inference API key (HF_TOKEN is accepted too). Enables the remote speech, vision and sign "
+                + "providers, and chat through the Hugging Face router when OVA_LLM_BASE_URL is unset.",
+            display: { $0.huggingFaceAPIKey == nil ? nil : "set" }
+        ) { config, value, _, _ throws(ConfigurationError) in
+            config.huggingFaceAPIKey = optionalSecret(value)
+        },
+        Setting(
+            "OVA_HF_BASE_URL", default: "https://api-inference.huggingface.co",
+            help: "Base URL of the Hugging Face Inference API (http or https).",
+            display: { $0.huggingFaceBaseURL }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.huggingFaceBaseURL = try parseURL(value, variable: variable)
+        },
+        Setting(
+            "HF_MODELO_STT", default: "",
+            help: "Hugging Face speech-to-text model (e.g. openai/whisper-large-v3). Unset: the local pocketsphinx engine (English).",
+            display: { $0.huggingFaceSpeechToTextModel }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.huggingFaceSpeechToTextModel = try parseModel(value, variable: variable)
+        },
+        Setting(
+            "HF_MODELO_TTS", default: "",
+            help: "Hugging Face text-to-speech model returning WAV. Unset: the local espeak-ng engine (Spanish, English and more).",
+            display: { $0.huggingFaceTextToSpeechModel }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.huggingFaceTextToSpeechModel = try parseModel(value, variable: variable)
+        },
+        Setting(
+            "HF_MODELO_IMG", default: "facebook/detr-resnet-50",
+            help: "Hugging Face object-detection model for Vision/AnalyzeImage.",
+            display: { $0.huggingFaceDetectionModel }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.huggingFaceDetectionModel = try parseModel(value, variable: variable)
+        },
+        Setting(
+            "HF_MODELO_CAPTION", default: "nlpconnect/vit-gpt2-image-captioning",
+            help: "Hugging Face image-to-text (caption) model for Vision/AnalyzeImage.",
+            display: { $0.huggingFaceCaptionModel }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.huggingFaceCaptionModel = try parseModel(value, variable: variable)
+        },
+        Setting(
+            "HF_MODELO_SIGN", default: "RavenOnur/Sign-Language",
+            help: "Hugging Face image-classification model for sign-language letters.",
+            display: { $0.huggingFaceSignModel }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.huggingFaceSignModel = try parseModel(value, variable: variable)
+        },
+        Setting(
+            "OVA_LLM_BASE_URL", default: "",
+            help: "OpenAI-compatible chat API base, e.g. http://127.0.0.1:8080/v1 (llama.cpp, vLLM, Ollama, Mistral). "
+                + "Unset with HF_API_KEY set: https://router.huggingface.co/v1.",
+            display: { $0.llmBaseURL.isEmpty ? nil : $0.llmBaseURL }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.llmBaseURL = value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? "" : try parseURL(value, variable: variable)
+        },
+        Setting(
+            "OVA_LLM_API_KEY", default: "", secret: true,
+            help: "API key for OVA_LLM_BASE_URL; falls back to HF_API_KEY.",
+            display: { $0.llmAPIKey == nil ? nil : "set" }
+        ) { config, value, _, _ throws(ConfigurationError) in
+            config.llmAPIKey = optionalSecret(value)
+        },
+        Setting(
+            "HF_MODELO_LLM", default: "",
+            help: "Chat model name sent to the chat API (e.g. mistralai/Mistral-7B-Instruct-v0.3). Unset: chat answers "
+                + "FAILED_PRECONDITION naming this setting.",
+            display: { $0.llmModel.isEmpty ? nil : $0.llmModel }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.llmModel = try parseModel(value, variable: variable)
+        },
+        Setting(
+            "OVA_PROVIDER_TIMEOUT_SECONDS", default: "60",
+            help: "Overall time for one remote provider call, retries included (1-600), as the original's 60 s; a shorter "
+                + "RPC deadline wins.",
+            display: { formatSeconds($0.providerTimeoutSeconds) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.providerTimeoutSeconds = try parseSeconds(value, variable: variable, range: 1...600)
+        },
+        Setting(
+            "OVA_PROVIDER_RETRIES", default: "3",
+            help: "Retries of a remote provider call after a retryable failure (0-10), with exponential backoff and full jitter.",
+            display: { String($0.providerRetries) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.providerRetries = try parseInteger(value, variable: variable, range: 0...10)
+        },
     ]
 }
 
@@ -640,6 +768,33 @@ extension ServerConfiguration {
             )
         }
         return seconds
+    }
+
+    static func optionalSecret(_ value: String) -> String? {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        return trimmed.isEmpty ? nil : trimmed
+    }
+
+    /// An absolute http(s) URL without a trailing slash.
+    static func parseURL(_ value: String, variable: String) throws(ConfigurationError) -> String {
+        var text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        while text.hasSuffix("/") { text.removeLast() }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty, !text.contains(" ")
+        else {
+            throw .invalidValue(variable: variable, value: value, expected: "must be an http:// or https:// URL, e.g. https://api-inference.huggingface.co")
+        }
+        return text
+    }
+
+    /// A model id such as `facebook/detr-resnet-50` (it becomes part of a URL path).
+    static func parseModel(_ value: String, variable: String) throws(ConfigurationError) -> String {
+        let text = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:")
+        guard text.count <= 200, text.allSatisfy({ allowed.contains($0) }), !text.contains(".."), !text.hasPrefix("/") else {
+            throw .invalidValue(variable: variable, value: value, expected: "must be a model id such as owner/model-name")
+        }
+        return text
     }
 
     static func parseBool(_ value: String, variable: String) throws(ConfigurationError) -> Bool {

@@ -9,8 +9,8 @@ import Synchronization
 /// ``Gate``, closing mid-response, hanging). Every request is recorded with its headers and
 /// body, and a client that closes its connection while a response is in progress is counted
 /// per path, so tests can prove that cancellation reached the network.
-final class FakeHTTPServer: Sendable {
-    enum Step: Sendable {
+public final class FakeHTTPServer: Sendable {
+    public enum Step: Sendable {
         /// The status line and headers; without `Content-Length` the body is chunked.
         case head(status: Int, headers: [(String, String)] = [])
         case body([UInt8])
@@ -26,32 +26,32 @@ final class FakeHTTPServer: Sendable {
         /// Sends nothing more and waits for the client to go away.
         case hang
 
-        static func text(_ text: String) -> Step { .body(Array(text.utf8)) }
+        public static func text(_ text: String) -> Step { .body(Array(text.utf8)) }
     }
 
     /// A complete response with `Content-Length`.
-    static func respond(status: Int, headers: [(String, String)] = [], body: [UInt8]) -> [Step] {
+    public static func respond(status: Int, headers: [(String, String)] = [], body: [UInt8]) -> [Step] {
         [.head(status: status, headers: headers + [("Content-Length", "\(body.count)")]), .body(body), .end]
     }
 
-    static func json(status: Int = 200, headers: [(String, String)] = [], _ json: String) -> [Step] {
+    public static func json(status: Int = 200, headers: [(String, String)] = [], _ json: String) -> [Step] {
         Self.respond(status: status, headers: headers + [("Content-Type", "application/json")], body: Array(json.utf8))
     }
 
-    struct RecordedRequest: Sendable {
-        var method: String
-        var uri: String
-        var headers: [(String, String)]
-        var body: [UInt8]
+    public struct RecordedRequest: Sendable {
+        public var method: String
+        public var uri: String
+        public var headers: [(String, String)]
+        public var body: [UInt8]
 
-        func header(_ name: String) -> String? {
+        public func header(_ name: String) -> String? {
             self.headers.first { $0.0.lowercased() == name.lowercased() }?.1
         }
 
-        var path: String { String(self.uri.prefix { $0 != "?" }) }
+        public var path: String { String(self.uri.prefix { $0 != "?" }) }
     }
 
-    let port: Int
+    public let port: Int
     private let serverChannel: any Channel
     private let acceptTask: Mutex<Task<Void, Never>?>
     private let routes = Mutex<[String: [Step]]>([:])
@@ -67,7 +67,7 @@ final class FakeHTTPServer: Sendable {
     }
 
     /// Binds 127.0.0.1 on a free port and starts serving.
-    static func start() async throws -> FakeHTTPServer {
+    public static func start() async throws -> FakeHTTPServer {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { child in
@@ -96,14 +96,14 @@ final class FakeHTTPServer: Sendable {
     }
 
     /// `http://127.0.0.1:<port>`.
-    var baseURL: String { "http://127.0.0.1:\(self.port)" }
+    public var baseURL: String { "http://127.0.0.1:\(self.port)" }
 
-    func route(_ path: String, _ steps: [Step]) {
+    public func route(_ path: String, _ steps: [Step]) {
         self.routes.withLock { $0[path] = steps }
     }
 
     /// Requests received, all or those for `path` (the URI without its query).
-    func requests(_ path: String? = nil) -> [RecordedRequest] {
+    public func requests(_ path: String? = nil) -> [RecordedRequest] {
         self.recorded.withLock { all in
             guard let path else { return all }
             return all.filter { $0.path == path }
@@ -111,17 +111,17 @@ final class FakeHTTPServer: Sendable {
     }
 
     /// How many times a client closed its connection while a response to `path` was in progress.
-    func disconnects(_ path: String) -> Int {
+    public func disconnects(_ path: String) -> Int {
         self.clientDisconnects.withLock { $0[path] ?? 0 }
     }
 
     /// Waits (at most `limit`) until a client has closed its connection during a response to `path`.
-    func waitForClientDisconnect(_ path: String, within limit: Duration = .seconds(5)) async -> Bool {
+    public func waitForClientDisconnect(_ path: String, within limit: Duration = .seconds(5)) async -> Bool {
         await Self.poll(within: limit) { self.disconnects(path) > 0 }
     }
 
     /// Waits (at most `limit`) until `condition` holds; true if it did.
-    static func poll(within limit: Duration, _ condition: () -> Bool) async -> Bool {
+    public static func poll(within limit: Duration, _ condition: () -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + limit
         while !condition() {
             if ContinuousClock.now >= deadline { return false }
@@ -130,7 +130,7 @@ final class FakeHTTPServer: Sendable {
         return true
     }
 
-    func stop() async {
+    public func stop() async {
         let task = self.acceptTask.withLock { $0 }
         task?.cancel()
         try? await self.serverChannel.close()
@@ -236,17 +236,19 @@ final class FakeHTTPServer: Sendable {
 }
 
 /// A one-way signal between a test and a server script.
-final class Gate: Sendable {
+public final class Gate: Sendable {
+    public init() {}
+
     private let isOpen = Atomic<Bool>(false)
 
-    func open() {
+    public func open() {
         self.isOpen.store(true, ordering: .sequentiallyConsistent)
     }
 
-    var opened: Bool { self.isOpen.load(ordering: .sequentiallyConsistent) }
+    public var opened: Bool { self.isOpen.load(ordering: .sequentiallyConsistent) }
 
     /// True when opened within `limit`.
-    func wait(within limit: Duration) async -> Bool {
+    public func wait(within limit: Duration) async -> Bool {
         await FakeHTTPServer.poll(within: limit) { self.opened }
     }
 }

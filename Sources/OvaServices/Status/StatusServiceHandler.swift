@@ -1,0 +1,142 @@
+import OvaProto
+import OvaRPC
+import OvaStore
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Filled in once the server exists (the registry is built before it).
+public final class ServerMetricsReference: Sendable {
+    private let metrics = Mutex<ServerMetrics?>(nil)
+
+    public init() {}
+
+    public func set(_ metrics: ServerMetrics) {
+        self.metrics.withLock { $0 = metrics }
+    }
+
+    var current: ServerMetrics? {
+        self.metrics.withLock { $0 }
+    }
+}
+
+/// `ova.v1.Status`: the server, its database and every provider (the original's `/status`
+/// and `/resilience` endpoints).
+public struct StatusServiceHandler: StatusHandler {
+    let version: String
+    let environment: String
+    let startedAtUnixMilliseconds: Int64
+    let database: Database
+    let monitor: any ProviderMonitor
+    let metrics: ServerMetricsReference
+
+    public init(version: String, environment: String, database: Database, monitor: any ProviderMonitor, metrics: ServerMetricsReference) {
+        self.version = version
+        self.environment = environment
+        self.startedAtUnixMilliseconds = StoreClock.nowMilliseconds()
+        self.database = database
+        self.monitor = monitor
+        self.metrics = metrics
+    }
+
+    public func getStatus(request: GetStatusRequest, context: ServerContext) async throws -> ServerStatus {
+        _ = try context.requireAdmin()
+        var status = ServerStatus()
+        status.version = self.version
+        status.environment = self.environment
+        status.startedAtUnixMs = UInt64(self.startedAtUnixMilliseconds)
+        status.uptimeMs = UInt64(max(0, StoreClock.nowMilliseconds() - self.startedAtUnixMilliseconds))
+        status.system = Self.systemStatus()
+        var database = DatabaseStatus()
+        database.backend = "sqlite"
+        do {
+            let latency = try await self.database.ping()
+            database.up = true
+            database.latencyUs = UInt64(latency.components.seconds) * 1_000_000 + UInt64(latency.components.attoseconds / 1_000_000_000_000)
+        } catch {
+            database.up = false
+            database.error = "\(StoreError.unavailable("").rpcError(resource: "database").message)"
+        }
+        status.database = database
+        status.providers = self.monitor.providers().map(Self.providerStatus)
+        if let metrics = self.metrics.current {
+            status.openConnections = UInt32(clamping: metrics.openConnections)
+            status.activeCalls = UInt32(clamping: metrics.activeCalls)
+        }
+        return status
+    }
+
+    /// Sends every provider's current status, then each state change as it happens.
+    public func watchProviders(request: WatchProvidersRequest, responses: RPCResponseWriter<ProviderStatus>, context: ServerContext) async throws {
+        _ = try context.requireAdmin()
+        let changes = self.monitor.stateChanges()
+        for provider in self.monitor.providers() {
+            try await responses.write(Self.providerStatus(provider))
+        }
+        for await change in changes {
+            try Task.checkCancellation()
+            try await responses.write(Self.providerStatus(change))
+        }
+    }
+
+    public func resetCircuitBreaker(request: ResetCircuitBreakerRequest, context: ServerContext) async throws -> ProviderStatus {
+        _ = try context.requireSuperadmin(for: "resetting a circuit breaker")
+        guard let provider = self.monitor.resetCircuitBreaker(request.provider) else {
+            let known = self.monitor.providers().map(\.name).joined(separator: ", ")
+            throw RPCError(code: .notFound, message: "provider '\(request.provider)' not found; known: \(known)")
+        }
+        return Self.providerStatus(provider)
+    }
+
+    static func providerStatus(_ health: ProviderHealth) -> ProviderStatus {
+        var status = ProviderStatus()
+        status.name = health.name
+        status.capability = health.capability
+        status.configured = health.configured
+        switch health.circuitState {
+        case .closed: status.circuitState = .closed
+        case .open: status.circuitState = .open
+        case .halfOpen: status.circuitState = .halfOpen
+        case .notApplicable: status.circuitState = .unspecified
+        }
+        status.errorRate = health.errorRate
+        status.p50LatencyMs = health.p50LatencyMilliseconds
+        status.p99LatencyMs = health.p99LatencyMilliseconds
+        status.callsTotal = health.callsTotal
+        status.failuresTotal = health.failuresTotal
+        status.stateChangedAtUnixMs = health.stateChangedAtUnixMilliseconds
+        status.retryAfterMs = health.retryAfterMilliseconds
+        status.lastError = health.lastError
+        return status
+    }
+
+    static func systemStatus() -> SystemStatus {
+        var system = SystemStatus()
+        var name = utsname()
+        uname(&name)
+        let sysname = withUnsafeBytes(of: &name.sysname) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let machine = withUnsafeBytes(of: &name.machine) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        system.platform = "\(sysname) \(machine)"
+        system.cpuCount = UInt32(clamping: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        var loads = [Double](repeating: 0, count: 3)
+        if getloadavg(&loads, 3) > 0 { system.loadAverage1m = loads[0] }
+        // statm: size resident shared … in pages.
+        if let statm = Self.readSmallFile("/proc/self/statm"),
+           let resident = statm.split(separator: " ").dropFirst().first.flatMap({ UInt64($0) }) {
+            system.residentMemoryBytes = resident * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+        }
+        return system
+    }
+
+    private static func readSmallFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count], as: UTF8.self)
+    }
+}
