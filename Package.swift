@@ -322,15 +322,25 @@ let package = Package(
         .testTarget(
             name: "OvaMultimodalTests",
             dependencies: [
-                "OvaServer", "OvaServices", "OvaProto", "OvaRPC", "OvaAudio", "OvaEngines", "OvaAuth", "OvaFakeUpstream",
+                "OvaTestServer", "OvaServer", "OvaServices", "OvaProto", "OvaRPC", "OvaAudio", "OvaEngines", "OvaAuth", "OvaFakeUpstream",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // A real ova-server with a superadmin and client helpers, for end-to-end tests only.
+        .target(
+            name: "OvaTestServer",
+            dependencies: [
+                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/Support/OvaTestServer",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OvaAccountsTests",
             dependencies: [
-                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
+                "OvaTestServer", "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

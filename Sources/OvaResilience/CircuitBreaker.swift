@@ -308,13 +308,17 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// Enters `state` and starts its bookkeeping afresh. Entering the current state (only
-    /// `reset()` does that) still starts a new generation and empties the window.
+    /// `reset()` does that) still starts a new generation and empties the window. Opening keeps
+    /// the window (no call is recorded while open), so the snapshot shows the failure rate that
+    /// opened the breaker; half-open starts from an empty one.
     private func transition(_ core: inout Core, to state: State, now: ContinuousClock.Instant) {
         let from = core.state
         core.state = state
         core.generation += 1
         core.lastStateChange = now
-        core.window.removeAll()
+        if state != .open {
+            core.window.removeAll()
+        }
         core.probesIssued = 0
         core.probesSucceeded = 0
         core.probesSlow = 0

@@ -1,3 +1,4 @@
+import OvaTestServer
 import Crypto
 import Foundation
 import OvaAuth

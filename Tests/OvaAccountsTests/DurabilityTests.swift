@@ -1,3 +1,4 @@
+import OvaTestServer
 import Foundation
 import OvaProto
 import OvaRPC

@@ -1,3 +1,4 @@
+import OvaTestServer
 import OvaProto
 import OvaRPC
 import Testing

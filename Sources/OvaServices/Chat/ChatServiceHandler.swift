@@ -28,10 +28,10 @@ public struct ChatServiceHandler: ChatHandler {
         }
         var fullPrompt = prompt
         fullPrompt.messages = messages
-        let stream = try await self.chat.complete(fullPrompt, deadline: context.continuousDeadline)
         var answer = ""
         var finish = ChatChunk.finished(reason: "stop", promptTokens: nil, completionTokens: nil)
         do {
+            let stream = try await self.chat.complete(fullPrompt, deadline: context.continuousDeadline)
             for try await chunk in stream {
                 switch chunk {
                 case .delta(let text):
@@ -45,6 +45,8 @@ public struct ChatServiceHandler: ChatHandler {
                     finish = chunk
                 }
             }
+            // A cancelled consumer sees the stream end early; that is not a finished answer.
+            try Task.checkCancellation()
         } catch {
             throw ProviderFailureMapping.rpcError(error, capability: "chat")
         }

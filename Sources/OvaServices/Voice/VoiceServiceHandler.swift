@@ -252,6 +252,8 @@ private struct Answerer: Sendable {
             }
             return result
         }
+        // Interrupted answers end their streams early without an error: never report them done.
+        try Task.checkCancellation()
         self.conversation.record(question: transcript, answer: answer.0)
         var completed = TurnCompleted()
         completed.turn = turn

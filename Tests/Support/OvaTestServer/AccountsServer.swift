@@ -8,17 +8,17 @@ import OvaServices
 import OvaStore
 
 /// A real ova-server (TLS on 127.0.0.1, SQLite in a temporary directory) with one superadmin.
-struct AccountsServer {
-    static let rootEmail = "root@example.com"
-    static let rootPassword = "Harbor-lights-2026"
+public struct AccountsServer {
+    public static let rootEmail = "root@example.com"
+    public static let rootPassword = "Harbor-lights-2026"
 
-    let running: OvaServerApp.Running
-    let directory: URL
-    let port: Int
+    public let running: OvaServerApp.Running
+    public let directory: URL
+    public let port: Int
 
     /// - Parameter environment: extra settings (e.g. a lower `OVA_PUBLIC_RATE_PER_MINUTE`).
     /// - Parameter existing: the data directory of an earlier server (a restart); nil for a new one.
-    static func start(_ environment: [String: String] = [:], existing: URL? = nil) async throws -> AccountsServer {
+    public static func start(_ environment: [String: String] = [:], existing: URL? = nil) async throws -> AccountsServer {
         let directory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("ova-accounts-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var settings = ["OVA_LISTEN": "127.0.0.1:0", "OVA_DATA_DIR": directory.path, "OVA_PUBLIC_RATE_PER_MINUTE": "1000"]
@@ -39,7 +39,7 @@ struct AccountsServer {
         return AccountsServer(running: running, directory: directory, port: running.address.port ?? 0)
     }
 
-    func makeChannel() throws -> RPCChannel {
+    public func makeChannel() throws -> RPCChannel {
         try RPCChannel(configuration: .init(
             host: "127.0.0.1",
             port: self.port,
@@ -47,16 +47,16 @@ struct AccountsServer {
         ))
     }
 
-    var store: Store { self.running.accounts.store }
+    public var store: Store { self.running.accounts.store }
 
     /// The key the server signs tokens with (generated in the data directory in development).
-    var signingSecret: [UInt8] {
+    public var signingSecret: [UInt8] {
         let text = (try? String(contentsOf: self.directory.appendingPathComponent("jwt-secret"), encoding: .utf8)) ?? ""
         return Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
     }
 
     /// - Parameter keepData: leave the data directory for a restart.
-    func stop(keepData: Bool = false) async {
+    public func stop(keepData: Bool = false) async {
         self.running.beginGracefulShutdown()
         await self.running.waitUntilStopped()
         if !keepData {
@@ -66,7 +66,7 @@ struct AccountsServer {
 }
 
 /// Runs `body` against a fresh server and always stops it.
-func withAccountsServer(
+public func withAccountsServer(
     _ environment: [String: String] = [:],
     _ body: (AccountsServer, RPCChannel) async throws -> Void
 ) async throws {
@@ -84,14 +84,14 @@ func withAccountsServer(
 }
 
 /// Call options carrying a bearer token.
-func bearer(_ token: String) -> CallOptions {
+public func bearer(_ token: String) -> CallOptions {
     var metadata = Metadata()
     metadata.addString("Bearer \(token)", forKey: "authorization")
     metadata.addString("accounts-test/1", forKey: "user-agent")
     return CallOptions(timeout: .seconds(20), metadata: metadata)
 }
 
-func login(_ channel: RPCChannel, _ email: String, _ password: String) async throws -> LoginResponse {
+public func login(_ channel: RPCChannel, _ email: String, _ password: String) async throws -> LoginResponse {
     var request = LoginRequest()
     request.email = email
     request.password = password
@@ -101,12 +101,12 @@ func login(_ channel: RPCChannel, _ email: String, _ password: String) async thr
 }
 
 /// Logs in as the superadmin and returns call options with its token.
-func rootOptions(_ channel: RPCChannel) async throws -> CallOptions {
+public func rootOptions(_ channel: RPCChannel) async throws -> CallOptions {
     bearer(try await login(channel, AccountsServer.rootEmail, AccountsServer.rootPassword).accessToken)
 }
 
 /// Creates an administrator through the RPC and returns call options logged in as it.
-func createAdmin(
+public func createAdmin(
     _ channel: RPCChannel, as root: CallOptions, email: String, password: String = "Quiet-river-2026", superadmin: Bool = false
 ) async throws -> (admin: Admin, options: CallOptions) {
     var request = CreateAdminRequest()
@@ -119,7 +119,7 @@ func createAdmin(
 }
 
 /// The status code a call fails with (nil when it succeeds).
-func statusCode(_ body: () async throws -> some Any) async -> StatusCode? {
+public func statusCode(_ body: () async throws -> some Any) async -> StatusCode? {
     do {
         _ = try await body()
         return nil
@@ -131,7 +131,7 @@ func statusCode(_ body: () async throws -> some Any) async -> StatusCode? {
 }
 
 /// The error a call fails with.
-func rpcError(_ body: () async throws -> some Any) async -> RPCError? {
+public func rpcError(_ body: () async throws -> some Any) async -> RPCError? {
     do {
         _ = try await body()
         return nil
@@ -143,7 +143,7 @@ func rpcError(_ body: () async throws -> some Any) async -> RPCError? {
 }
 
 /// Decodes a JWT segment without the server's code: base64url → JSON object.
-func jwtSegment(_ token: String, _ index: Int) -> [String: Any]? {
+public func jwtSegment(_ token: String, _ index: Int) -> [String: Any]? {
     let parts = token.split(separator: ".", omittingEmptySubsequences: false)
     guard parts.count == 3 else { return nil }
     var base64 = parts[index].replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
@@ -152,7 +152,7 @@ func jwtSegment(_ token: String, _ index: Int) -> [String: Any]? {
     return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
 }
 
-func base64URL(_ bytes: some Sequence<UInt8>) -> String {
+public func base64URL(_ bytes: some Sequence<UInt8>) -> String {
     Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
         .replacingOccurrences(of: "=", with: "")
 }
