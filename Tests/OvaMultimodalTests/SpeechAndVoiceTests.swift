@@ -208,4 +208,58 @@ struct SpeechAndVoiceTests {
             #expect(await upstream.waitForClientDisconnect("/v1/chat/completions"))
         }
     }
+
+    @Test("voice barge-in: new speech while the answer plays interrupts it")
+    func bargeInBySpeech() async throws {
+        try await withMultimodalServer { _, channel, root, upstream in
+            // The first answer stalls after one sentence until the gate opens; the interruption
+            // comes before that. The interrupting speech is itself a question, answered in turn 2.
+            let gate = Gate()
+            upstream.route("/v1/chat/completions", [SSE.head, SSE.token("Let me tell you a very long story. "), .wait(gate), SSE.token("The end."), SSE.stop, SSE.done, .end])
+            let (pcm, rate, _) = try await synthesize("good morning", channel: channel, options: root)
+            var recognition = RecognitionConfig()
+            recognition.encoding = .linear16
+            recognition.sampleRateHz = rate
+            recognition.phraseHints = ["hello world", "good morning"]
+            var config = VoiceConfig()
+            config.recognition = recognition
+            let firstConfig = config
+            let events = try await VoiceClient(channel: channel).converse(options: root) { requests, responses in
+                var first = VoiceRequest()
+                first.config = firstConfig
+                try await requests.write(first)
+                var audio = VoiceRequest()
+                audio.audio = pcm
+                try await requests.write(audio)
+                var end = VoiceRequest()
+                end.control = .endOfUtterance
+                try await requests.write(end)
+                var events: [VoiceEvent] = []
+                var spoke = false
+                for try await event in responses {
+                    events.append(event)
+                    if event.token != nil, !spoke {
+                        // The user starts talking over the answer.
+                        spoke = true
+                        try await requests.write(audio)
+                    }
+                    if event.interrupted != nil {
+                        gate.open()
+                        var end = VoiceRequest()
+                        end.control = .endOfUtterance
+                        try await requests.write(end)
+                        requests.finish()
+                    }
+                }
+                return events
+            }
+            #expect(events.compactMap(\.interrupted).map(\.turn) == [1])
+            let completed = events.compactMap(\.completed)
+            #expect(completed.map(\.turn) == [2])
+            #expect(completed.first?.transcript == "good morning")
+            #expect(upstream.requests("/v1/chat/completions").count == 2)
+            // The interrupted answer's upstream request was abandoned, not read to the end.
+            #expect(await upstream.waitForClientDisconnect("/v1/chat/completions"))
+        }
+    }
 }
