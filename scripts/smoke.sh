@@ -70,6 +70,17 @@ printf 'Smoke-test-pass-42\n' | "$bin/ova" login --email root@example.com --pass
   >/dev/null || fail "ova login"
 [ "$(stat -c %a "$OVA_TOKEN_FILE")" = "600" ] || fail "the saved token is not mode 0600"
 admins=$("$bin/ova" call ova.v1.Admins/ListAdmins --addr "$addr" --insecure) || fail "ListAdmins after login"
+# Multimodal with the local engines: speak a phrase to a WAV file, then stream it back as a
+# microphone would (faster than real time) and expect the exact phrase with a phrase grammar.
+"$bin/ova" tts "open the door" --language en -o "$data/phrase.wav" --addr "$addr" --insecure 2>/dev/null \
+  || fail "ova tts"
+heard=$("$bin/ova" stt "$data/phrase.wav" --no-realtime --phrases "open the door,hello world" --addr "$addr" --insecure) \
+  || fail "ova stt"
+[ "$heard" = "open the door" ] || fail "ova stt heard '$heard'"
+status=0
+"$bin/ova" chat "hello" --addr "$addr" --insecure >/dev/null 2>&1 || status=$?
+[ $status -eq 9 ] || fail "ova chat without a configured LLM exited $status, expected 9 (FAILED_PRECONDITION)"
+echo "smoke: ova tts → ova stt round trip heard '$heard'; unconfigured chat is FAILED_PRECONDITION"
 echo "$admins" | grep -q '"email":"root@example.com"' || fail "ListAdmins said $admins"
 token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_token"])' "$OVA_TOKEN_FILE")
 "$bin/ova" logout --addr "$addr" --insecure >/dev/null || fail "ova logout"
