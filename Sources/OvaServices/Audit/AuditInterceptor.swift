@@ -75,21 +75,27 @@ public struct AuditInterceptor: ServerInterceptor {
     ].map(\.path))
 
     public func intercept(context: ServerContext, next: @Sendable () async throws -> Void) async throws {
-        let audited = self.auditedMethods.contains(context.method.path)
-        let note = AuditNote()
-        if audited {
-            context.attributes[AuditNoteKey.self] = note
+        guard self.auditedMethods.contains(context.method.path) else {
+            // Reads and diagnostics (Echo under load) pay for nothing but a set lookup.
+            do {
+                try await next()
+            } catch {
+                let rpcError = RPCError.from(error)
+                if rpcError.code == .permissionDenied {
+                    await self.record(context: context, note: AuditNote(), outcome: rpcError.code, detail: rpcError.message)
+                }
+                throw error
+            }
+            return
         }
+        let note = AuditNote()
+        context.attributes[AuditNoteKey.self] = note
         do {
             try await next()
-            if audited {
-                await self.record(context: context, note: note, outcome: .ok, detail: "")
-            }
+            await self.record(context: context, note: note, outcome: .ok, detail: "")
         } catch {
             let rpcError = RPCError.from(error)
-            if audited || rpcError.code == .permissionDenied {
-                await self.record(context: context, note: note, outcome: rpcError.code, detail: rpcError.message)
-            }
+            await self.record(context: context, note: note, outcome: rpcError.code, detail: rpcError.message)
             throw error
         }
     }
