@@ -33,6 +33,18 @@ struct SpeechAndVoiceTests {
             let header = try WAV.parse(spanish)
             #expect(header.format == PCMFormat(sampleRate: 22050, channels: 1))
             #expect(spanish.count > 22050)
+
+            var voicesRequest = ListVoicesRequest()
+            voicesRequest.languageCode = "es"
+            let voices = try await SpeechClient(channel: channel).listVoices(voicesRequest, options: root).voices
+            #expect(!voices.isEmpty)
+            #expect(voices.allSatisfy { $0.provider == "espeak-ng" && $0.languageCodes.contains { $0.hasPrefix("es") } })
+
+            var empty = SynthesizeRequest()
+            empty.text = "   "
+            let refused = await rpcError { try await SpeechClient(channel: channel).synthesize(empty, options: root) { stream in for try await _ in stream {} } }
+            #expect(refused?.code == .invalidArgument)
+            #expect(refused?.errorDetails?.fieldViolations.first?.field == "text")
         }
     }
 
