@@ -2,14 +2,18 @@
 # The C client (clients/c): builds it warning-free, runs its frame-codec test against
 # docs/test-vectors/frames.hex (also under AddressSanitizer/UBSan when the compiler has them),
 # then starts the built ova-server on a free loopback port with a temporary data dir and runs
-# ova_echo_example against it, trusting the server's development certificate. Used by `make test`.
+# ova_echo_example against it, trusting the server's development certificate; last, the example
+# (sanitizer build when available) against a fake server that sends malformed frames
+# (clients/c/hostile_server_test.py): it must fail cleanly, never crash. Used by `make test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 make -s -C clients/c all
 make -s -C clients/c check
+hostile_example=clients/c/build/ova_echo_example
 if echo 'int main(void){return 0;}' | gcc -x c -fsanitize=address,undefined -o /dev/null - >/dev/null 2>&1; then
   make -s -C clients/c check-asan | tail -1
+  hostile_example=clients/c/build/ova_echo_example_asan
 else
   echo "test-c: compiler without -fsanitize=address,undefined; skipping the sanitizer run"
 fi
@@ -42,4 +46,6 @@ for _ in $(seq 1 150); do
   sleep 0.1
 done
 clients/c/build/ova_echo_example --addr "127.0.0.1:$port" --ca "$data/dev-cert.pem" || fail "ova_echo_example exited $?"
+python3 clients/c/hostile_server_test.py "$hostile_example" "$data/dev-cert.pem" "$data/dev-key.pem" \
+  || fail "hostile_server_test"
 echo "test-c: passed"

@@ -1120,6 +1120,11 @@ static int conn_pump(ova_conn *c, int64_t deadline_ms) {
                        ova_status_name(clamp_code(c->goaway_frame.code)), c->goaway_frame.debug);
         else if (e == SSL_ERROR_ZERO_RETURN)
             conn_break(c, OVA_UNAVAILABLE, "connection closed by the server");
+        else if ((e == SSL_ERROR_SYSCALL && errno == 0 && ERR_peek_error() == 0) ||
+                 (e == SSL_ERROR_SSL && ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)) {
+            ERR_clear_error();
+            conn_break(c, OVA_UNAVAILABLE, "connection closed by the server (without TLS close_notify)");
+        }
         else {
             char text[256];
             ssl_error_text(text, sizeof text);
