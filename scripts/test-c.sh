@@ -18,13 +18,18 @@ else
   echo "test-c: compiler without -fsanitize=address,undefined; skipping the sanitizer run"
 fi
 
-swift build ${SWIFT_FLAGS:-} --product ova-server >/dev/null
-bin=$(swift build ${SWIFT_FLAGS:-} --show-bin-path)
+# OVA_SERVER_BIN=path/to/ova-server tests against that binary instead of this checkout's build.
+if [ -n "${OVA_SERVER_BIN:-}" ]; then
+  server_bin=$OVA_SERVER_BIN
+else
+  swift build ${SWIFT_FLAGS:-} --product ova-server >/dev/null
+  server_bin="$(swift build ${SWIFT_FLAGS:-} --show-bin-path)/ova-server"
+fi
 data=$(mktemp -d)
 log="$data/server.log"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-"$bin/ova-server" --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
+"$server_bin" --listen "127.0.0.1:$port" --data-dir "$data" >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
