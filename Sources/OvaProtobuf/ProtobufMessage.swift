@@ -26,6 +26,10 @@ public protocol ProtobufMessage: Sendable, Equatable {
 
 extension ProtobufMessage {
     /// Decodes the readable bytes of `buffer`.
+    ///
+    /// Inlinable so that it is specialized for the concrete message: unspecialized, every call
+    /// instantiated `Result<Self, ProtobufError>` metadata at run time (docs/PERFORMANCE.md).
+    @inlinable
     public init(serializedBytes buffer: ByteBuffer) throws(ProtobufError) {
         let result: Result<Self, ProtobufError> = buffer.withUnsafeReadableBytes { raw in
             do throws(ProtobufError) {
@@ -38,6 +42,7 @@ extension ProtobufMessage {
     }
 
     /// Decodes `bytes`.
+    @inlinable
     public init(serializedBytes bytes: [UInt8]) throws(ProtobufError) {
         let result: Result<Self, ProtobufError> = bytes.withUnsafeBytes { raw in
             do throws(ProtobufError) {

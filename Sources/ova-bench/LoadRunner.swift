@@ -198,7 +198,11 @@ struct LoadRunner: Sendable {
         let payload = self.plan.payload
         try await client.serverStream(request) { responses in
             var batch = 0
-            for try await _ in responses {
+            // The concrete iterator's `next()` runs on this task's executor; `for try await`
+            // would go through `next(isolation:)` and hop once per message (see
+            // docs/PERFORMANCE.md, change 10).
+            var iterator = responses.makeAsyncIterator()
+            while try await iterator.next() != nil {
                 batch += 1
                 // Count in batches: one atomic add per 64 messages keeps the counter off the profile.
                 if batch == 64 {

@@ -238,4 +238,63 @@ struct RobustnessTests {
         try await self.assertStillServing(server)
         await server.stop()
     }
+
+    @Test func idleConnectionIsClosedAfterItsLastCall() async throws {
+        var limits = ConnectionLimits()
+        limits.idleTimeout = .milliseconds(300)
+        let server = try await TestServer.start(limits: limits)
+        let raw = try await RawConnection.connect(port: server.port)
+        var request = EchoRequest()
+        request.text = "one"
+        // One write: the idle timer starts with the settings, and a slow test machine must not
+        // let it expire before the call arrives.
+        try await raw.send([
+            .settings(Settings()),
+            .requestHeaders(streamID: 1, RequestHeaders(path: "ova.v1.Echo/Unary"), endStream: false),
+            .message(streamID: 1, payload: ByteBuffer(bytes: request.serializedBytes()), flags: .endStream),
+        ], preface: true)
+        let frames = try await raw.readUntilClosed()
+        #expect(frames.contains { if case .trailers(1, let trailers) = $0 { return trailers.code == .ok }; return false })
+        #expect(frames.contains { if case .goAway(1, .ok, "idle timeout") = $0 { return true }; return false })
+        await server.stop()
+    }
+
+    @Test func openCallKeepsConnectionPastTheIdleTimeout() async throws {
+        var limits = ConnectionLimits()
+        limits.idleTimeout = .milliseconds(200)
+        let server = try await TestServer.start(limits: limits)
+        let raw = try await RawConnection.connect(port: server.port)
+        // The settings arm the idle timer; the hanging call opened in the same write outlives it.
+        try await raw.send([
+            .settings(Settings()),
+            .requestHeaders(streamID: 3, RequestHeaders(path: "test.Probe/Hang"), endStream: false),
+            .message(streamID: 3, payload: ByteBuffer(bytes: EchoRequest().serializedBytes()), flags: .endStream),
+        ], preface: true)
+        var request = EchoRequest()
+        #expect(await server.probes.waitUntil { $0.started == 1 })
+        try await Task.sleep(for: .milliseconds(700))
+        // Still open: another call on the same connection completes.
+        request.text = "second"
+        try await raw.send([
+            .requestHeaders(streamID: 5, RequestHeaders(path: "ova.v1.Echo/Unary"), endStream: false),
+            .message(streamID: 5, payload: ByteBuffer(bytes: request.serializedBytes()), flags: .endStream),
+        ])
+        var second: EchoResponse?
+        var secondStatus: StatusCode?
+        while secondStatus == nil, let frame = try await raw.nextFrame() {
+            switch frame {
+            case .message(5, let payload, _): second = try EchoResponse(serializedBytes: payload)
+            case .trailers(5, let trailers): secondStatus = trailers.code
+            case .goAway: Issue.record("the connection was closed while a call was open: \(frame)")
+            default: break
+            }
+        }
+        #expect(secondStatus == .ok)
+        #expect(second?.text == "second")
+        // Once the hanging call ends, the connection goes idle and is closed.
+        try await raw.send([.reset(streamID: 3, code: .cancelled)])
+        let rest = try await raw.readUntilClosed()
+        #expect(rest.contains { if case .goAway(_, .ok, "idle timeout") = $0 { return true }; return false })
+        await server.stop()
+    }
 }

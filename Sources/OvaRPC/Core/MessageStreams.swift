@@ -6,6 +6,17 @@ import NIOCore
 /// Iteration ends at the peer's half-close (server) or OK trailers (client); it throws
 /// ``RPCError`` when the call fails (the server's status, a deadline, a cancellation, or a
 /// message that does not decode).
+///
+/// Performance: the iterator's `next()` runs on the caller's executor and returns an already
+/// received message without suspending. `for try await` instead goes through the standard
+/// library's `next(isolation:)`, which from a task without actor isolation switches to the
+/// generic executor for every element; when NIO's event loops are Swift's global executor
+/// that is one re-enqueue of the task per message. A hot loop can call the iterator directly:
+///
+/// ```swift
+/// var iterator = responses.makeAsyncIterator()
+/// while let response = try await iterator.next() { … }
+/// ```
 public struct RPCMessageStream<Message: RPCMessage>: AsyncSequence, Sendable {
     public typealias Element = Message
 

@@ -16,10 +16,13 @@ public protocol RPCMessage: Sendable {
 }
 
 extension RPCMessage where Self: ProtobufMessage {
+    // Inlinable, so that generated messages get specialized decoding and encoding.
+    @inlinable
     public init(rpcPayload: ByteBuffer) throws {
         try self.init(serializedBytes: rpcPayload)
     }
 
+    @inlinable
     public func encodeRPCPayload(into buffer: inout ByteBuffer) {
         self.serialize(into: &buffer)
     }

@@ -30,7 +30,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     var peerSettings = Settings()
     var receivedPeerSettings = false
     private var handshakeTimer: Scheduled<Void>?
+    /// Armed once while the connection is idle and left alone when calls come and go: when it
+    /// fires it closes the connection if it has been idle for the whole timeout, and otherwise
+    /// re-arms for what is left (or not at all while calls are open). Cancelling and
+    /// rescheduling it on every call cost a promise, a closure and timer-heap work per call.
     private var idleTimer: Scheduled<Void>?
+    /// When the connection last became idle (no open streams); nil while streams are open.
+    private var idleSince: NIODeadline?
 
     // Flow control, connection level.
     var connectionSendWindow: Int
@@ -246,8 +252,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.handshakeTimer = nil
         self.connectionSendWindow = settings.initialConnectionWindow
         self.emit(.settingsAck)
-        if self.role == .server {
-            self.resetIdleTimer()
+        if self.role == .server, self.streams.isEmpty {
+            self.becameIdle()
         }
         self.client?.ready(handler: self)
     }
@@ -467,8 +473,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func addStream(_ stream: StreamState) {
         self.streams[stream.id] = stream
-        self.idleTimer?.cancel()
-        self.idleTimer = nil
+        self.idleSince = nil
     }
 
     /// Ends a stream locally: fails its task-facing queues with `error` and forgets it.
@@ -489,7 +494,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         stream.uncreditedBytes = 0
         self.client?.streamClosed(handler: self)
         if self.streams.isEmpty {
-            self.resetIdleTimer()
+            self.becameIdle()
             self.closeIfDrained()
         }
     }
@@ -728,17 +733,35 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.context?.close(promise: nil)
     }
 
-    private func resetIdleTimer() {
-        self.idleTimer?.cancel()
-        self.idleTimer = nil
-        guard self.role == .server, !self.closed, let timeout = self.limits.idleTimeout, let eventLoop = self.eventLoop else { return }
-        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        self.idleTimer = eventLoop.scheduleTask(in: timeout) {
-            let handler = loopBound.value
-            guard handler.streams.isEmpty else { return }
-            handler.logger.debug("closing idle connection")
-            handler.closeConnection(code: .ok, message: "idle timeout")
+    /// Records that the last stream closed and makes sure the idle timer is armed.
+    private func becameIdle() {
+        guard self.role == .server, !self.closed, let timeout = self.limits.idleTimeout else { return }
+        let now = NIODeadline.now()
+        self.idleSince = now
+        if self.idleTimer == nil {
+            self.armIdleTimer(at: now + timeout)
         }
+    }
+
+    private func armIdleTimer(at deadline: NIODeadline) {
+        guard let eventLoop = self.eventLoop else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        self.idleTimer = eventLoop.scheduleTask(deadline: deadline) {
+            loopBound.value.idleTimerFired()
+        }
+    }
+
+    private func idleTimerFired() {
+        self.idleTimer = nil
+        // Streams open: re-armed when the last one closes.
+        guard !self.closed, self.streams.isEmpty, let idleSince = self.idleSince, let timeout = self.limits.idleTimeout else { return }
+        let deadline = idleSince + timeout
+        if NIODeadline.now() < deadline {
+            self.armIdleTimer(at: deadline)
+            return
+        }
+        self.logger.debug("closing idle connection")
+        self.closeConnection(code: .ok, message: "idle timeout")
     }
 }
 
