@@ -35,7 +35,10 @@ class _Connection:
         self.proto = ClientProtocol(settings, check_local_limits=check_local_limits)
         self.calls: Dict[int, "Call"] = {}
         self.pings: Dict[bytes, Optional[float]] = {}
-        raw = socket.create_connection((host, port), timeout=connect_timeout)
+        try:
+            raw = socket.create_connection((host, port), timeout=connect_timeout)
+        except OSError as e:
+            raise OvaError(StatusCode.UNAVAILABLE, f"cannot connect to {host}:{port}: {e}") from None
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.sock = ctx.wrap_socket(raw, server_hostname=server_hostname or host)
