@@ -234,17 +234,18 @@ class AsyncCall:
             self._finish_locally(StatusCode.CANCELLED, "cancelled by the client")
 
     async def initial_metadata(self) -> wire.Metadata:
+        """The response HEADERS' metadata; empty if the server sent none (it is optional)."""
         while self._initial_metadata is None:
-            for ev in self._events:
-                if isinstance(ev, ResponseHeaders):
-                    self._initial_metadata = ev.metadata
-                    self._events.remove(ev)
-                    break
-            else:
-                if self._events or self._end is not None:
-                    self._initial_metadata = []
-                else:
-                    await self._wait()
+            if self._events:
+                first = self._events[0]
+                self._initial_metadata = first.metadata if isinstance(first, ResponseHeaders) else []
+                if isinstance(first, ResponseHeaders):
+                    self._events.popleft()
+                break
+            if self._end is not None:
+                self._initial_metadata = []
+                break
+            await self._wait()
         return self._initial_metadata
 
     async def result(self) -> Any:

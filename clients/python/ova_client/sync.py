@@ -289,20 +289,21 @@ class Call:
                 self._finish_locally(StatusCode.CANCELLED, "cancelled by the client")
 
     def initial_metadata(self) -> wire.Metadata:
+        """The response HEADERS' metadata; empty if the server sent none (it is optional)."""
         with self._conn.cond:
             while self._initial_metadata is None:
-                if any(isinstance(e, ResponseHeaders) for e in self._events):
-                    while not isinstance(self._events[0], ResponseHeaders):
-                        self._events.rotate(-1)  # pragma: no cover - headers come first
-                    self._initial_metadata = self._events.popleft().metadata  # type: ignore[union-attr]
+                if self._events:
+                    first = self._events[0]
+                    # HEADERS come first or not at all (a late one is ignored, section 6.2).
+                    self._initial_metadata = first.metadata if isinstance(first, ResponseHeaders) else []
+                    if isinstance(first, ResponseHeaders):
+                        self._events.popleft()
                     break
-                if self._events or self._end is not None:
+                if self._end is not None or self._expire_if_due():
                     self._initial_metadata = []
                     break
-                if self._expire_if_due():
-                    break
                 self._wait()
-            return self._initial_metadata or []
+            return self._initial_metadata
 
     def result(self) -> Any:
         """For unary and client-streaming calls: the single response."""
