@@ -69,12 +69,12 @@ class Server:
         return self.process.returncode
 
 
-def start_server(with_admin: bool = False) -> Server:
+def start_server(with_admin: bool = False, **env_overrides: str) -> Server:
     binary = server_binary()
     data = pathlib.Path(tempfile.mkdtemp(prefix="ova-pytest-"))
     port = free_port()
     log = data / "server.log"
-    env = dict(os.environ, OVA_DATA_DIR=str(data))
+    env = dict(os.environ, OVA_DATA_DIR=str(data), **env_overrides)
     with open(log, "wb") as out:
         process = subprocess.Popen([str(binary), "--listen", f"127.0.0.1:{port}", "--data-dir", str(data)],
                                    stdout=out, stderr=subprocess.STDOUT, env=env)
@@ -117,6 +117,14 @@ def server():
 def own_server():
     """A server of the test's own, e.g. to shut it down."""
     s = start_server()
+    yield s
+    cleanup(s)
+
+
+@pytest.fixture
+def idle_server():
+    """A server that closes idle connections after 1 s (GOAWAY OK "idle timeout")."""
+    s = start_server(OVA_IDLE_TIMEOUT_SECONDS="1")
     yield s
     cleanup(s)
 

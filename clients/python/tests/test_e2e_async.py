@@ -107,3 +107,17 @@ def test_async_login(server):
         me = await auth.who_am_i(auth_pb2.WhoAmIRequest(), metadata=[("authorization", f"Bearer {login.access_token}")])
         assert me.admin.email == ADMIN_EMAIL
     run(server, body)
+
+
+def test_async_goaway_on_idle_then_a_new_connection(idle_server):
+    async def body(channel):
+        echo = echo_ova.EchoAsyncClient(channel)
+        assert (await echo.unary(req(text="1"))).text == "1"
+        first = channel._conn
+        deadline = time.monotonic() + 10
+        while channel.goaway is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert channel.goaway is not None and channel.goaway.code == StatusCode.OK
+        assert (await echo.unary(req(text="2"))).text == "2"
+        assert channel._conn is not first
+    run(idle_server, body)

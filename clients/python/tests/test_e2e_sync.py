@@ -300,3 +300,17 @@ def test_goaway_on_server_shutdown(own_server):
         with pytest.raises(OvaError) as info:
             echo.unary(req(text="after"))
         assert info.value.code == StatusCode.UNAVAILABLE
+
+
+def test_goaway_on_idle_then_a_new_connection(idle_server):
+    with idle_server.channel() as channel:
+        echo = echo_ova.EchoClient(channel)
+        assert echo.unary(req(text="1")).text == "1"
+        first = channel._connection()
+        deadline = time.monotonic() + 10
+        while channel.goaway is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert channel.goaway is not None and channel.goaway.code == StatusCode.OK, channel.goaway
+        # New calls go to a new connection (section 14).
+        assert echo.unary(req(text="2")).text == "2"
+        assert channel._connection() is not first
