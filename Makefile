@@ -5,13 +5,14 @@ SWIFT_FLAGS ?=
 # Tests run in parallel workers; 2 matches the 2-core machines we build on.
 TEST_WORKERS ?= 2
 
-.PHONY: all deps build run test test-swift test-python smoke check-proto proto release bench clean help
+.PHONY: all deps build run test test-swift test-python smoke test-c check-proto proto release bench clean help
 
 all: build
 
 help:
 	@echo "make run          install missing packages, build, start ova-server on its defaults"
 	@echo "make test         install missing packages, build, run every test"
+	@echo "make test-c       build the C client (clients/c), run its codec test and example against a server"
 	@echo "make test-python  the Python client's conformance suite against a built ova-server"
 	@echo "make proto        regenerate C, Swift and Python code from proto/ (commit the result)"
 	@echo "make check-proto  fail if the committed generated code is stale"
@@ -37,7 +38,7 @@ proto: deps
 check-proto: deps
 	bash scripts/gen-proto.sh --check
 
-test: deps check-proto test-swift smoke test-python
+test: deps check-proto test-swift smoke test-c test-python
 
 test-swift:
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
@@ -52,8 +53,13 @@ smoke:
 	SWIFT_FLAGS="$(SWIFT_FLAGS)" bash scripts/smoke.sh
 	OVA_TASKS_ON_EVENT_LOOPS=false SWIFT_FLAGS="$(SWIFT_FLAGS)" bash scripts/smoke.sh
 
+# The C client (clients/c): codec test vs docs/test-vectors, then its example against a real server.
+test-c: deps
+	SWIFT_FLAGS="$(SWIFT_FLAGS)" bash scripts/test-c.sh
+
 bench: deps
 	bash Benchmarks/compare.sh
 
 clean:
 	rm -rf .build
+	$(MAKE) -C clients/c clean

@@ -12,6 +12,9 @@ public enum Generator {
         public var registry = true
         /// `lang=python`: typed Python clients instead of Swift (see `PythonRenderer`).
         public var python = false
+        /// The Swift module holding the protoc-c output of the files (`CModule=CGreeterProto`):
+        /// users' own schemas live in their own C target.
+        public var cModule = "COvaProto"
 
         public init() {}
 
@@ -33,6 +36,11 @@ public enum Generator {
                     case "python": self.python = true
                     default: throw CodegenError("protoc-gen-ova: lang must be swift or python, not \(value)")
                     }
+                case "CModule":
+                    guard !value.isEmpty, value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), !(value.first?.isNumber ?? true) else {
+                        throw CodegenError("protoc-gen-ova: CModule must be a Swift module name, not \(value)")
+                    }
+                    self.cModule = value
                 default:
                     throw CodegenError("protoc-gen-ova: unknown option \(key)")
                 }
@@ -85,7 +93,7 @@ public enum Generator {
                 throw CodegenError("protoc-gen-ova: \(file.name) would overwrite the registry \(name)")
             }
             outputNames[name] = file.name
-            output.append(GeneratedFile(name: name, content: try Self.render(file, symbols: symbols)))
+            output.append(GeneratedFile(name: name, content: try Self.render(file, symbols: symbols, cModule: options.cModule)))
         }
         if options.registry && !targets.isEmpty {
             output.append(GeneratedFile(name: Self.registryFileName, content: try Self.renderRegistry(targets, symbols: symbols)))
@@ -109,21 +117,23 @@ public enum Generator {
         """
     }
 
-    static let imports = """
+    static func imports(cModule: String) -> String {
+        """
         import CProtobufC
-        import COvaProto
+        import \(cModule)
         import NIOCore
         import OvaProtobuf
         import OvaRPC
 
         """
+    }
 
     /// The Swift source for one `.proto` file.
     public static func render(_ file: ProtoFile, in request: PluginRequest) throws(CodegenError) -> String {
         try Self.render(file, symbols: SymbolTable(files: request.files))
     }
 
-    static func render(_ file: ProtoFile, symbols: SymbolTable) throws(CodegenError) -> String {
+    static func render(_ file: ProtoFile, symbols: SymbolTable, cModule: String = "COvaProto") throws(CodegenError) -> String {
         if file.syntax != "proto3" {
             throw CodegenError("\(file.name): only proto3 schemas are supported (syntax is \"\(file.syntax)\")")
         }
@@ -141,7 +151,7 @@ public enum Generator {
 
         var p = CodePrinter()
         p.printLine(Self.header(source: file.name))
-        p.printLine(Self.imports)
+        p.printLine(Self.imports(cModule: cModule))
         for protoEnum in file.enums {
             p.print("// MARK: - \(protoEnum.fullName)", "")
             messages.render(protoEnum, into: &p)

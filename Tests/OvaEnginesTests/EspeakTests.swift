@@ -151,7 +151,7 @@ struct EspeakTests {
     /// frees the synthesis thread for others.
     @Test(.timeLimit(.minutes(1)))
     func stalledConsumerFailsAfterTheStallTimeout() async throws {
-        let synthesizer = try await EspeakSynthesizer(bufferedChunks: 1, stallTimeout: .milliseconds(200))
+        let synthesizer = try await EspeakSynthesizer(bufferedChunks: 1, stallTimeout: .seconds(2))
         let text = String(repeating: "Nobody reads this sentence for a while. ", count: 20)
         let stream = synthesizer.synthesize(text: text)
         // Not reading `stream` yet: the producer fills one slot, then times out. Another request

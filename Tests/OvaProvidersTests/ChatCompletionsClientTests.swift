@@ -236,7 +236,7 @@ struct ChatCompletionsClientTests {
                 } catch {}
                 return events
             }
-            #expect(await firstDelta.wait(within: .seconds(5)))
+            #expect(await firstDelta.wait(within: .seconds(30)))
             task.cancel()
             let events = await task.value
             #expect(events.first == .delta("t0"))

@@ -159,7 +159,7 @@ struct CurlHTTPClientTests {
             let task = Task { () async -> ProviderError? in
                 await providerError { try await client.send(HTTPRequest(url: url, timeout: .seconds(60))) }
             }
-            #expect(await FakeHTTPServer.poll(within: .seconds(5)) { !server.requests("/hang").isEmpty })
+            #expect(await FakeHTTPServer.poll(within: .seconds(30)) { !server.requests("/hang").isEmpty })
             task.cancel()
             #expect(await task.value == .cancelled)
             #expect(await server.waitForClientDisconnect("/hang"))
@@ -260,7 +260,7 @@ struct CurlHTTPClientTests {
             }
             #expect(head.status == 200)
             // Do not read until the transfer has paused: the buffer is full.
-            #expect(await FakeHTTPServer.poll(within: .seconds(5)) { reader.buffer.pauseCount > 0 })
+            #expect(await FakeHTTPServer.poll(within: .seconds(30)) { reader.buffer.pauseCount > 0 })
             var received: [UInt8] = []
             while let part = try await reader.next() {
                 guard case .body(let bytes) = part else { continue }
@@ -288,7 +288,7 @@ struct CurlHTTPClientTests {
                     return error
                 }
             }
-            #expect(await firstChunk.wait(within: .seconds(5)))
+            #expect(await firstChunk.wait(within: .seconds(30)))
             task.cancel()
             _ = await task.value
             #expect(await server.waitForClientDisconnect("/slow"))
@@ -317,7 +317,7 @@ struct CurlHTTPClientTests {
             var bytes = 0
             do {
                 // Long enough for the first byte to arrive even when every test runs at once.
-                for try await part in client.stream(HTTPRequest(url: server.baseURL + "/stall", timeout: .seconds(2))) {
+                for try await part in client.stream(HTTPRequest(url: server.baseURL + "/stall", timeout: .seconds(6))) {
                     if case .body(let chunk) = part { bytes += chunk.count }
                 }
             } catch let thrown as ProviderError {

@@ -116,7 +116,7 @@ public final class FakeHTTPServer: Sendable {
     }
 
     /// Waits (at most `limit`) until a client has closed its connection during a response to `path`.
-    public func waitForClientDisconnect(_ path: String, within limit: Duration = .seconds(5)) async -> Bool {
+    public func waitForClientDisconnect(_ path: String, within limit: Duration = .seconds(30)) async -> Bool {
         await Self.poll(within: limit) { self.disconnects(path) > 0 }
     }
 
