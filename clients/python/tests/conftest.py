@@ -21,6 +21,7 @@ import pytest
 from ova_client import Channel, OvaError
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 ADMIN_EMAIL = "root@example.com"
 ADMIN_PASSWORD = "Python-conformance-42"
 
