@@ -43,7 +43,7 @@ def chat_server():
     httpd.daemon_threads = True
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     s = start_server(with_admin=True, OVA_LLM_BASE_URL=f"http://127.0.0.1:{httpd.server_address[1]}/v1",
-                     HF_MODELO_LLM="fake-model")
+                     HF_MODELO_LLM="fake-model", NO_PROXY="127.0.0.1,localhost", no_proxy="127.0.0.1,localhost")
     yield s
     cleanup(s)
     httpd.shutdown()
