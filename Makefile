@@ -5,7 +5,7 @@ SWIFT_FLAGS ?=
 # Tests run in parallel workers; 2 matches the 2-core machines we build on.
 TEST_WORKERS ?= 2
 
-.PHONY: all deps build run test test-swift smoke test-c check-proto proto release bench clean help
+.PHONY: all deps build run test test-swift test-python smoke test-c check-proto proto release bench clean help
 
 all: build
 
@@ -13,7 +13,8 @@ help:
 	@echo "make run          install missing packages, build, start ova-server on its defaults"
 	@echo "make test         install missing packages, build, run every test"
 	@echo "make test-c       build the C client (clients/c), run its codec test and example against a server"
-	@echo "make proto        regenerate C and Swift code from proto/ (commit the result)"
+	@echo "make test-python  the Python client's conformance suite against a built ova-server"
+	@echo "make proto        regenerate C, Swift and Python code from proto/ (commit the result)"
 	@echo "make check-proto  fail if the committed generated code is stale"
 	@echo "make release      optimized build of ova-server, ova, ova-bench"
 	@echo "make deps         install missing Debian packages (apt-get update only if needed)"
@@ -37,11 +38,16 @@ proto: deps
 check-proto: deps
 	bash scripts/gen-proto.sh --check
 
-test: deps check-proto test-swift smoke test-c
+test: deps check-proto test-swift smoke test-c test-python
 
 test-swift:
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build --parallel --num-workers $(TEST_WORKERS)
+
+# The Python client (clients/python) against the real server; venv in .build/pyenv.
+test-python: deps
+	$(SWIFT) build $(SWIFT_FLAGS) --product ova-server
+	SWIFT_FLAGS="$(SWIFT_FLAGS)" bash scripts/test-python.sh
 
 smoke:
 	SWIFT_FLAGS="$(SWIFT_FLAGS)" bash scripts/smoke.sh

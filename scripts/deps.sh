@@ -7,6 +7,7 @@ packages=(
   libsqlite3-dev libcurl4-openssl-dev libssl-dev pkg-config libcrypt-dev
   libespeak-ng-dev espeak-ng-data
   libpocketsphinx-dev libsphinxbase-dev pocketsphinx-en-us
+  python3-venv
 )
 missing=()
 for package in "${packages[@]}"; do

@@ -10,6 +10,8 @@ public enum Generator {
     public struct Options: Sendable, Hashable {
         /// Whether to write `OvaSchema.ova.swift` (`Registry=false` turns it off).
         public var registry = true
+        /// `lang=python`: typed Python clients instead of Swift (see `PythonRenderer`).
+        public var python = false
         /// The Swift module holding the protoc-c output of the files (`CModule=CGreeterProto`):
         /// users' own schemas live in their own C target.
         public var cModule = "COvaProto"
@@ -27,6 +29,12 @@ public enum Generator {
                     case "true", "yes", "1": self.registry = true
                     case "false", "no", "0": self.registry = false
                     default: throw CodegenError("protoc-gen-ova: Registry must be true or false, not \(value)")
+                    }
+                case "lang":
+                    switch value.lowercased() {
+                    case "swift": self.python = false
+                    case "python": self.python = true
+                    default: throw CodegenError("protoc-gen-ova: lang must be swift or python, not \(value)")
                     }
                 case "CModule":
                     guard !value.isEmpty, value.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }), !(value.first?.isNumber ?? true) else {
@@ -67,6 +75,14 @@ public enum Generator {
         }
 
         var output: [GeneratedFile] = []
+        if options.python {
+            for file in targets {
+                if let content = try PythonRenderer.render(file, symbols: symbols) {
+                    output.append(GeneratedFile(name: PythonRenderer.outputName(for: file.name), content: content))
+                }
+            }
+            return output
+        }
         var outputNames: [String: String] = [:]
         for file in targets {
             let name = Self.outputName(for: file.name)

@@ -72,9 +72,12 @@ enum ValueKind: Sendable, Hashable {
 
 struct SymbolTable: Sendable {
     private(set) var symbols: [String: TypeSymbol] = [:]
+    /// The package of each file, by file name.
+    private(set) var packages: [String: String] = [:]
 
     init(files: [ProtoFile]) throws(CodegenError) {
         for file in files {
+            self.packages[file.name] = file.package
             let prefix = file.package.isEmpty ? "" : file.package + "."
             for message in file.messages {
                 try self.add(message, swiftScope: "", file: file.name, prefix: prefix)
@@ -120,6 +123,10 @@ struct SymbolTable: Sendable {
             throw CodegenError("\(symbol.fullName) is defined twice")
         }
         self.symbols[symbol.fullName] = symbol
+    }
+
+    func package(ofFile name: String) -> String {
+        self.packages[name] ?? ""
     }
 
     func symbol(_ fullName: String, usedBy user: String) throws(CodegenError) -> TypeSymbol {

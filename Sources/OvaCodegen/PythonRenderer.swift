@@ -1,0 +1,172 @@
+/// `lang=python`: typed Python clients for the services of each `.proto` file, on top of the
+/// message modules of `protoc --python_out` and the `ova_client` runtime.
+///
+/// `ova/v1/echo.proto` → `ova/v1/echo_ova.py` with `EchoClient` (over `ova_client.Channel`)
+/// and `EchoAsyncClient` (over `ova_client.AsyncChannel`). Files without services generate
+/// nothing.
+enum PythonRenderer {
+    /// `ova/v1/echo.proto` → `ova/v1/echo_ova.py`.
+    static func outputName(for protoFile: String) -> String {
+        Self.moduleBase(protoFile) + "_ova.py"
+    }
+
+    /// `ova/v1/echo.proto` → `ova/v1/echo` (what protoc's Python generator also uses).
+    static func moduleBase(_ protoFile: String) -> String {
+        var base = protoFile
+        if base.hasSuffix(".proto") { base.removeLast(".proto".count) }
+        return base.replacingAll("-", with: "_")
+    }
+
+    static func directory(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "" }
+        return String(path[..<slash])
+    }
+
+    /// `HealthCheck` → `health_check`, `WhoAmI` → `who_am_i`, `GetURLInfo` → `get_url_info`.
+    static func snakeCase(_ name: String) -> String {
+        let chars = Array(name)
+        var out = ""
+        for (i, c) in chars.enumerated() {
+            if c.isUppercase {
+                let prevLower = i > 0 && (chars[i - 1].isLowercase || chars[i - 1].isNumber)
+                let nextLower = i + 1 < chars.count && chars[i + 1].isLowercase
+                let prevUpper = i > 0 && chars[i - 1].isUppercase
+                if i > 0 && (prevLower || (prevUpper && nextLower)) && !out.hasSuffix("_") { out += "_" }
+                out += c.lowercased()
+            } else {
+                out.append(c)
+            }
+        }
+        return out
+    }
+
+    static let keywords: Set<String> = [
+        "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+        "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in",
+        "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+        // Members of the generated classes.
+        "channel", "service",
+    ]
+
+    static func methodName(_ name: String) -> String {
+        let snake = Self.snakeCase(name)
+        return Self.keywords.contains(snake) ? snake + "_" : snake
+    }
+
+    static func render(_ file: ProtoFile, symbols: SymbolTable) throws(CodegenError) -> String? {
+        guard !file.services.isEmpty else { return nil }
+        let here = Self.directory(file.name)
+        var modules: [String: String] = [:]  // import line by alias
+        func pythonType(_ fullName: String, user: String) throws(CodegenError) -> String {
+            let symbol = try symbols.symbol(fullName, usedBy: user)
+            guard symbol.message != nil else { throw CodegenError("\(user): request and response must be messages") }
+            let defining = symbol.file
+            let base = Self.moduleBase(defining)
+            let module = String(base.split(separator: "/").last ?? Substring(base)) + "_pb2"
+            let alias: String
+            if Self.directory(defining) == here {
+                alias = module
+                modules[alias] = "from . import \(module)"
+            } else {
+                alias = base.replacingAll("/", with: "_dot_") + "_pb2"
+                let package = Self.directory(defining).replacingAll("/", with: ".")
+                modules[alias] = package.isEmpty ? "import \(module) as \(alias)" : "from \(package) import \(module) as \(alias)"
+            }
+            let filePackage = symbols.package(ofFile: defining)
+            var path = fullName
+            if !filePackage.isEmpty, path.hasPrefix(filePackage + ".") { path.removeFirst(filePackage.count + 1) }
+            return alias + "." + path
+        }
+
+        struct Method {
+            let proto: ProtoMethod
+            let name: String
+            let input: String
+            let output: String
+        }
+        var services: [(ProtoService, [Method])] = []
+        for service in file.services {
+            var methods: [Method] = []
+            var used: Set<String> = []
+            for method in service.methods {
+                let user = "\(service.fullName).\(method.name)"
+                let name = Self.methodName(method.name)
+                guard used.insert(name).inserted else {
+                    throw CodegenError("\(user): two methods map to the Python name \(name)")
+                }
+                methods.append(Method(proto: method, name: name,
+                                      input: try pythonType(method.inputType, user: user),
+                                      output: try pythonType(method.outputType, user: user)))
+            }
+            services.append((service, methods))
+        }
+
+        var lines: [String] = [
+            "# DO NOT EDIT.",
+            "# Generated by protoc-gen-ova (lang=python) from \(file.name)",
+            "\"\"\"Typed clients for the services of \(file.name): blocking and asyncio.\"\"\"",
+            "from __future__ import annotations",
+            "",
+            "from typing import Any, AsyncIterable, Iterable, Optional, Union",
+            "",
+            "from ova_client import AsyncCall, AsyncChannel, Call, Channel",
+            "",
+        ]
+        lines += modules.keys.sorted().map { modules[$0]! }
+        for (service, methods) in services {
+            for isAsync in [false, true] {
+                let className = service.name + (isAsync ? "AsyncClient" : "Client")
+                let channel = isAsync ? "AsyncChannel" : "Channel"
+                lines += ["", "", "class \(className):"]
+                lines.append("    \"\"\"Calls `\(service.fullName)` over an `ova_client.\(channel)`.\"\"\"")
+                lines.append("")
+                lines.append("    service = \(Naming.stringLiteral(service.fullName))")
+                lines.append("")
+                lines.append("    def __init__(self, channel: \(channel)) -> None:")
+                lines.append("        self.channel = channel")
+                for m in methods {
+                    let path = Naming.stringLiteral("\(service.fullName)/\(m.proto.name)")
+                    let options = "*, timeout: Optional[float] = None, metadata: Any = None"
+                    let pass = "timeout=timeout, metadata=metadata"
+                    let aw = isAsync ? "await " : ""
+                    let def = isAsync ? "async def" : "def"
+                    let kind = ServiceRenderer.kindPhrase(m.proto.kind)
+                    lines.append("")
+                    switch m.proto.kind {
+                    case .unary:
+                        lines.append("    \(def) \(m.name)(self, request: \(m.input), \(options)) -> \(m.output):")
+                        lines.append("        \"\"\"`\(service.fullName)/\(m.proto.name)` (\(kind)).\"\"\"")
+                        lines.append("        return \(aw)self.channel.unary(\(path), request, \(m.output), \(pass))")
+                    case .serverStreaming:
+                        let call = isAsync ? "AsyncCall" : "Call"
+                        lines.append("    \(def) \(m.name)(self, request: \(m.input), \(options)) -> \(call):")
+                        lines.append("        \"\"\"`\(service.fullName)/\(m.proto.name)` (\(kind)): iterate the call for `\(m.output)`.\"\"\"")
+                        lines.append("        return \(aw)self.channel.server_stream(\(path), request, \(m.output), \(pass))")
+                    case .clientStreaming:
+                        let requests = isAsync ? "Union[Iterable[\(m.input)], AsyncIterable[\(m.input)]]" : "Iterable[\(m.input)]"
+                        lines.append("    \(def) \(m.name)(self, requests: \(requests), \(options)) -> \(m.output):")
+                        lines.append("        \"\"\"`\(service.fullName)/\(m.proto.name)` (\(kind)).\"\"\"")
+                        lines.append("        return \(aw)self.channel.client_stream(\(path), requests, \(m.output), \(pass))")
+                    case .bidiStreaming:
+                        let requests = isAsync
+                            ? "Union[None, Iterable[\(m.input)], AsyncIterable[\(m.input)]]" : "Optional[Iterable[\(m.input)]]"
+                        let call = isAsync ? "AsyncCall" : "Call"
+                        lines.append("    \(def) \(m.name)(self, requests: \(requests) = None, \(options)) -> \(call):")
+                        lines.append("        \"\"\"`\(service.fullName)/\(m.proto.name)` (\(kind)): iterate the call for `\(m.output)`;")
+                        lines.append("        without `requests`, send with `call.send(...)` and `call.done_sending()`.\"\"\"")
+                        lines.append("        return \(aw)self.channel.bidi(\(path), requests, \(m.output), \(pass))")
+                    }
+                }
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension String {
+    func replacingAll(_ target: Character, with replacement: String) -> String {
+        var out = ""
+        for c in self { if c == target { out += replacement } else { out.append(c) } }
+        return out
+    }
+}
