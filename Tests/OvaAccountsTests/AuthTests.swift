@@ -4,6 +4,7 @@ import Foundation
 import OvaAuth
 import OvaProto
 import OvaRPC
+import OvaStore
 import Testing
 
 @Suite("Auth over RPC")
@@ -203,6 +204,24 @@ struct AuthTests {
             #expect(try await auth.whoAmI(WhoAmIRequest(), options: staff.options).admin?.email == "staff@example.com")
             #expect(await statusCode { try await login(channel, "staff@example.com", "Quiet-river-2026") } == .unauthenticated)
             #expect(try await login(channel, "staff@example.com", "Brand-new-pass-77").admin?.email == "staff@example.com")
+        }
+    }
+
+    @Test("diagnostics run without the interceptors: Echo ignores tokens and is never audited")
+    func diagnosticsSkipInterceptors() async throws {
+        try await withAccountsServer { server, channel in
+            var request = EchoRequest()
+            request.text = "ping"
+            #expect(try await EchoClient(channel: channel).unary(request, options: bearer("not.a.token")).text == "ping")
+            var failure = EchoFailure()
+            failure.code = UInt32(StatusCode.permissionDenied.rawValue)
+            failure.message = "forced"
+            request.failWith = failure
+            #expect(await statusCode { try await EchoClient(channel: channel).unary(request) } == .permissionDenied)
+            let events = try await server.store.audit.list(AuditFilter(), page: .first)
+            #expect(events.items.isEmpty)
+            // Protected methods still go through them.
+            #expect(await statusCode { try await AuthClient(channel: channel).whoAmI(WhoAmIRequest(), options: bearer("not.a.token")) } == .unauthenticated)
         }
     }
 }

@@ -9,6 +9,15 @@ public protocol RPCService: Sendable {
 /// Throwing ends the call with that error before (or after) the handler runs.
 public protocol ServerInterceptor: Sendable {
     func intercept(context: ServerContext, next: @Sendable () async throws -> Void) async throws
+
+    /// Whether calls to `method` go through this interceptor. Decided once per route when the
+    /// server starts, so methods no interceptor applies to (diagnostics under load) run with
+    /// an empty chain. Default: every method.
+    func applies(to method: MethodDescriptor) -> Bool
+}
+
+extension ServerInterceptor {
+    public func applies(to method: MethodDescriptor) -> Bool { true }
 }
 
 /// What a type-erased handler gets: the call's inbound messages, outbound queue and context.
@@ -48,6 +57,17 @@ public struct RPCRouter: Sendable {
     struct Route: Sendable {
         let method: MethodDescriptor
         let run: @Sendable (ServerCallIO) async throws -> Void
+        /// The interceptors that apply to this method, in order (set by the server).
+        var interceptors: [any ServerInterceptor] = []
+    }
+
+    /// Gives every route the interceptors that apply to its method.
+    mutating func attach(_ interceptors: [any ServerInterceptor]) {
+        for (path, route) in self.routes {
+            var route = route
+            route.interceptors = interceptors.filter { $0.applies(to: route.method) }
+            self.routes[path] = route
+        }
     }
 
     private(set) var routes: [String: Route] = [:]

@@ -43,7 +43,6 @@ public final class RPCServer: Sendable {
     public let configuration: Configuration
     public let metrics = ServerMetrics()
     private let router: RPCRouter
-    private let interceptors: [any ServerInterceptor]
     private let logger: Logger
     private let group: any EventLoopGroup
     private let state = Mutex(State.idle)
@@ -58,8 +57,9 @@ public final class RPCServer: Sendable {
         eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) {
         self.configuration = configuration
+        var router = router
+        router.attach(interceptors)
         self.router = router
-        self.interceptors = interceptors
         self.logger = logger
         self.group = eventLoopGroup
         self.listenerClosed = eventLoopGroup.next().makePromise()
@@ -119,7 +119,6 @@ public final class RPCServer: Sendable {
         connectionLogger[metadataKey: "peer"] = "\(peer)"
         let dispatcher = ServerDispatcher(
             router: self.router,
-            interceptors: self.interceptors,
             connectionID: connectionID,
             peerAddress: peer,
             callLogger: self.logger,

@@ -1,11 +1,10 @@
 import Logging
 import NIOCore
 
-/// What a server connection needs to run calls: the routes, the interceptors, and identity
-/// for logs.
+/// What a server connection needs to run calls: the routes (each with its interceptors), and
+/// identity for logs.
 struct ServerDispatcher: Sendable {
     let router: RPCRouter
-    let interceptors: [any ServerInterceptor]
     /// Random per connection; with the stream id it makes each call's request id.
     let connectionID: String
     let peerAddress: String
@@ -102,7 +101,7 @@ extension ConnectionHandler {
             peerMaxMessageSize: self.peerSettings.maxMessageSize
         )
         server.metrics.callStarted()
-        let interceptors = server.interceptors
+        let interceptors = route.interceptors
         let start: () -> Void = { [weak stream] in
             stream?.handlerTask = Self.startHandler(route: route, io: io, interceptors: interceptors)
         }

@@ -54,11 +54,19 @@ extension ServerContext {
 public struct AuditInterceptor: ServerInterceptor {
     let repository: AuditRepository
     let auditedMethods: Set<String>
+    /// Services never audited: diagnostics, open to anyone, that change nothing.
+    let unauditedServices: Set<String>
     let logger: Logger
 
-    public init(repository: AuditRepository, auditedMethods: Set<String> = Self.ovaAuditedMethods, logger: Logger) {
+    public init(
+        repository: AuditRepository,
+        auditedMethods: Set<String> = Self.ovaAuditedMethods,
+        unauditedServices: Set<String> = [EchoService.descriptor.name, HealthService.descriptor.name, ReflectionService.descriptor.name],
+        logger: Logger
+    ) {
         self.repository = repository
         self.auditedMethods = auditedMethods
+        self.unauditedServices = unauditedServices
         self.logger = logger
     }
 
@@ -73,6 +81,10 @@ public struct AuditInterceptor: ServerInterceptor {
         MessagesService.Method.exportMessages,
         ContactsService.Method.deleteContact,
     ].map(\.path))
+
+    public func applies(to method: MethodDescriptor) -> Bool {
+        !self.unauditedServices.contains(method.service)
+    }
 
     public func intercept(context: ServerContext, next: @Sendable () async throws -> Void) async throws {
         guard self.auditedMethods.contains(context.method.path) else {

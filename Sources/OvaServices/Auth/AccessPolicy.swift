@@ -35,6 +35,11 @@ public struct AccessPolicy: Sendable {
         self.superadminServices = superadminServices
     }
 
+    /// Services open as a whole (diagnostics): nothing about the caller matters to them.
+    public func isOpenService(_ method: MethodDescriptor) -> Bool {
+        self.openServices.contains(method.service)
+    }
+
     public func level(for method: MethodDescriptor) -> Level {
         if self.openMethods.contains(method.path) || self.openServices.contains(method.service) {
             return .open

@@ -15,6 +15,12 @@ public struct AuthorizationInterceptor: ServerInterceptor {
         self.policy = policy
     }
 
+    /// Diagnostics (Echo, Health, Reflection) skip the chain entirely: they are open and never
+    /// look at the caller.
+    public func applies(to method: MethodDescriptor) -> Bool {
+        !self.policy.isOpenService(method)
+    }
+
     public func intercept(context: ServerContext, next: @Sendable () async throws -> Void) async throws {
         let level = self.policy.level(for: context.method)
         let token = Self.bearerToken(context.requestMetadata)
