@@ -346,6 +346,7 @@ let package = Package(
             name: "OvaMultimodalTests",
             dependencies: [
                 "OvaTestServer", "OvaServer", "OvaServices", "OvaProto", "OvaRPC", "OvaAudio", "OvaEngines", "OvaAuth", "OvaFakeUpstream",
+                "OvaProviders", "OvaResilience",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
