@@ -173,7 +173,7 @@ public struct SpeechServiceHandler: SpeechHandler {
             }
             for try await chunk in audio.chunks where !chunk.isEmpty {
                 var response = SynthesizeResponse()
-                response.audio = Self.littleEndianBytes(chunk)
+                response.audio = PCMEncoding.littleEndianBytes(chunk)
                 try await responses.write(response)
                 samples += UInt64(chunk.count)
                 audioBytes += UInt64(chunk.count * 2)
@@ -208,17 +208,6 @@ public struct SpeechServiceHandler: SpeechHandler {
             text: text, voice: request.voice, languageCode: request.languageCode,
             wordsPerMinute: request.rateWpm == 0 ? nil : Int(request.rateWpm), provider: request.provider
         )
-    }
-
-    static func littleEndianBytes(_ samples: [Int16]) -> [UInt8] {
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(samples.count * 2)
-        for sample in samples {
-            let value = UInt16(bitPattern: sample)
-            bytes.append(UInt8(value & 0xFF))
-            bytes.append(UInt8(value >> 8))
-        }
-        return bytes
     }
 
     public func listVoices(request: ListVoicesRequest, context: ServerContext) async throws -> ListVoicesResponse {

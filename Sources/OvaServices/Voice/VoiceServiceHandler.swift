@@ -1,3 +1,4 @@
+import OvaAudio
 import OvaProto
 import OvaRPC
 import Synchronization
@@ -274,7 +275,7 @@ private struct Answerer: Sendable {
             var first = true
             for try await chunk in audio.chunks where !chunk.isEmpty {
                 var answerAudio = AnswerAudio()
-                answerAudio.audio = SpeechServiceHandler.littleEndianBytes(chunk)
+                answerAudio.audio = PCMEncoding.littleEndianBytes(chunk)
                 answerAudio.sentenceIndex = index
                 if first {
                     var format = AudioFormat()

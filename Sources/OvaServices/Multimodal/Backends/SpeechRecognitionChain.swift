@@ -118,7 +118,7 @@ final class RemoteRecognitionSession: SpeechRecognitionSession {
             return RecognizedSpeech(transcript: "", confidence: 0, words: [], provider: "huggingface")
         }
         let wav = WAV.header(format: PCMFormat.recognizer, dataBytes: UInt32(clamping: samples.count * 2))
-            + SpeechServiceHandler.littleEndianBytes(samples)
+            + PCMEncoding.littleEndianBytes(samples)
         let client = self.providers.huggingFace
         do {
             guard let executor = self.providers.executor(RemoteProviders.Name.speechToText) else {

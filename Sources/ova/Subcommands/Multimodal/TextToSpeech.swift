@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import OvaAudio
 import OvaProto
 import OvaRPC
 
@@ -72,19 +73,13 @@ struct TextToSpeech: AsyncParsableCommand {
             }
             if toFile {
                 // The streamed header says "unknown size"; a file can have the real ones.
-                let dataBytes = UInt32(clamping: summary.audioBytes >= 44 ? summary.audioBytes - 44 : 0)
-                try handle.seek(toOffset: 4)
-                try handle.write(contentsOf: Self.littleEndian(dataBytes + 36))
-                try handle.seek(toOffset: 40)
-                try handle.write(contentsOf: Self.littleEndian(dataBytes))
+                let dataBytes = UInt32(clamping: summary.audioBytes >= UInt64(WAV.headerLength) ? summary.audioBytes - UInt64(WAV.headerLength) : 0)
+                try handle.seek(toOffset: 0)
+                try handle.write(contentsOf: WAV.header(format: PCMFormat(sampleRate: Int(summary.sampleRateHz), channels: 1), dataBytes: dataBytes))
                 try handle.close()
             }
             FileHandle.standardError.write(Data("tts: \(summary.durationMs) ms at \(summary.sampleRateHz) Hz from \(summary.provider)\(toFile ? " → \(self.output ?? "")" : "")\n".utf8))
             await channel.close()
         }
-    }
-
-    static func littleEndian(_ value: UInt32) -> Data {
-        Data([UInt8(value & 0xFF), UInt8((value >> 8) & 0xFF), UInt8((value >> 16) & 0xFF), UInt8(value >> 24)])
     }
 }
