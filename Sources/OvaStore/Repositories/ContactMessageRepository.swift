@@ -134,20 +134,25 @@ public struct ContactMessageRepository: Sendable {
     /// One sender's counts, or nil when they never wrote.
     public func sender(email: String) async throws(StoreError) -> ContactSummary? {
         try await self.database.read { connection throws(StoreError) in
-            try connection.query(
-                """
-                SELECT grouped.email, grouped.message_count, grouped.unread_count, grouped.last_sent_at_ms,
-                       grouped.last_id, latest.name
-                FROM (
-                    SELECT email, COUNT(*) AS message_count, SUM(CASE WHEN is_read = 0 THEN 1 ELSE 0 END) AS unread_count,
-                           MAX(sent_at_ms) AS last_sent_at_ms, MAX(id) AS last_id
-                    FROM contact_messages WHERE email = ? GROUP BY email
-                ) grouped
-                JOIN contact_messages latest ON latest.id = grouped.last_id
-                """,
-                [.text(email)]
-            ).first.map(Self.summary)
+            try connection.query(Self.summarySQL(senderFilter: "WHERE email = ?", groupFilter: ""), [.text(email)])
+                .first.map(Self.summary)
         }
+    }
+
+    /// Per-sender counts, the latest message's name, and the latest id (the page key).
+    /// `senderFilter` narrows the messages grouped, `groupFilter` the groups.
+    private static func summarySQL(senderFilter: String, groupFilter: String) -> String {
+        """
+        SELECT grouped.email, grouped.message_count, grouped.unread_count, grouped.last_sent_at_ms,
+               grouped.last_id, latest.name
+        FROM (
+            SELECT email, COUNT(*) AS message_count, SUM(CASE WHEN is_read = 0 THEN 1 ELSE 0 END) AS unread_count,
+                   MAX(sent_at_ms) AS last_sent_at_ms, MAX(id) AS last_id
+            FROM contact_messages \(senderFilter) GROUP BY email
+        ) grouped
+        JOIN contact_messages latest ON latest.id = grouped.last_id
+        \(groupFilter)
+        """
     }
 
     private static func summary(_ row: SQLRow) -> ContactSummary {
@@ -162,19 +167,7 @@ public struct ContactMessageRepository: Sendable {
         try await self.database.read { connection throws(StoreError) in
             let total = try connection.query("SELECT COUNT(DISTINCT email) FROM contact_messages").first?.int64(0) ?? 0
             let rows = try connection.query(
-                """
-                SELECT grouped.email, grouped.message_count, grouped.unread_count, grouped.last_sent_at_ms,
-                       grouped.last_id, latest.name
-                FROM (
-                    SELECT email, COUNT(*) AS message_count, SUM(CASE WHEN is_read = 0 THEN 1 ELSE 0 END) AS unread_count,
-                           MAX(sent_at_ms) AS last_sent_at_ms, MAX(id) AS last_id
-                    FROM contact_messages GROUP BY email
-                ) grouped
-                JOIN contact_messages latest ON latest.id = grouped.last_id
-                WHERE grouped.last_id < ?
-                ORDER BY grouped.last_id DESC
-                LIMIT ?
-                """,
+                Self.summarySQL(senderFilter: "", groupFilter: "WHERE grouped.last_id < ? ORDER BY grouped.last_id DESC LIMIT ?"),
                 [page.idBound, page.limit]
             )
             return Page(fetched: rows.map(Self.summary), query: page, totalSize: total, id: \.lastMessageID)
