@@ -108,3 +108,37 @@ func recognize(
         return all
     }
 }
+
+/// Opens Voice/Converse with a LINEAR16 config and phrase hints, says `pcm` as one utterance
+/// (audio, then END_OF_UTTERANCE), and hands each event with those before it to `react`, which
+/// may write more requests or finish them; returns every event.
+func converse(
+    _ pcm: [UInt8], sampleRate: UInt32, phrases: [String], channel: RPCChannel, options: CallOptions,
+    react: @escaping @Sendable (VoiceEvent, [VoiceEvent], RPCRequestWriter<VoiceRequest>) async throws -> Void
+) async throws -> [VoiceEvent] {
+    var recognition = RecognitionConfig()
+    recognition.encoding = .linear16
+    recognition.sampleRateHz = sampleRate
+    recognition.phraseHints = phrases
+    var config = VoiceConfig()
+    config.recognition = recognition
+    let firstConfig = config
+    return try await VoiceClient(channel: channel).converse(options: options) { requests, responses in
+        var first = VoiceRequest()
+        first.config = firstConfig
+        try await requests.write(first)
+        var audio = VoiceRequest()
+        audio.audio = pcm
+        try await requests.write(audio)
+        var end = VoiceRequest()
+        end.control = .endOfUtterance
+        try await requests.write(end)
+        var events: [VoiceEvent] = []
+        for try await event in responses {
+            let earlier = events
+            events.append(event)
+            try await react(event, earlier, requests)
+        }
+        return events
+    }
+}

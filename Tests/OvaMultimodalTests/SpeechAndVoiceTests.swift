@@ -183,36 +183,16 @@ struct SpeechAndVoiceTests {
         try await withMultimodalServer { _, channel, root, upstream in
             upstream.route("/v1/chat/completions", [SSE.head, SSE.token("Let me tell you a very long story. "), .hang])
             let (pcm, rate, _) = try await synthesize("good morning", channel: channel, options: root)
-            var recognition = RecognitionConfig()
-            recognition.encoding = .linear16
-            recognition.sampleRateHz = rate
-            recognition.phraseHints = ["hello world", "good morning"]
-            var config = VoiceConfig()
-            config.recognition = recognition
-            let firstConfig = config
-            let events = try await VoiceClient(channel: channel).converse(options: root) { requests, responses in
-                var first = VoiceRequest()
-                first.config = firstConfig
-                try await requests.write(first)
-                var audio = VoiceRequest()
-                audio.audio = pcm
-                try await requests.write(audio)
-                var end = VoiceRequest()
-                end.control = .endOfUtterance
-                try await requests.write(end)
-                var events: [VoiceEvent] = []
-                for try await event in responses {
-                    events.append(event)
-                    if event.token != nil, !events.contains(where: { $0.interrupted != nil }) {
-                        var cancel = VoiceRequest()
-                        cancel.control = .cancelAnswer
-                        try await requests.write(cancel)
-                    }
-                    if event.interrupted != nil {
-                        requests.finish()
-                    }
+            let events = try await converse(pcm, sampleRate: rate, phrases: ["hello world", "good morning"], channel: channel, options: root) {
+                event, earlier, requests in
+                if event.token != nil, !earlier.contains(where: { $0.interrupted != nil }) {
+                    var cancel = VoiceRequest()
+                    cancel.control = .cancelAnswer
+                    try await requests.write(cancel)
                 }
-                return events
+                if event.interrupted != nil {
+                    requests.finish()
+                }
             }
             #expect(events.compactMap(\.transcript).last?.alternatives.first?.transcript == "good morning")
             #expect(events.compactMap(\.interrupted).first?.turn == 1)
@@ -229,41 +209,21 @@ struct SpeechAndVoiceTests {
             let gate = Gate()
             upstream.route("/v1/chat/completions", [SSE.head, SSE.token("Let me tell you a very long story. "), .wait(gate), SSE.token("The end."), SSE.stop, SSE.done, .end])
             let (pcm, rate, _) = try await synthesize("good morning", channel: channel, options: root)
-            var recognition = RecognitionConfig()
-            recognition.encoding = .linear16
-            recognition.sampleRateHz = rate
-            recognition.phraseHints = ["hello world", "good morning"]
-            var config = VoiceConfig()
-            config.recognition = recognition
-            let firstConfig = config
-            let events = try await VoiceClient(channel: channel).converse(options: root) { requests, responses in
-                var first = VoiceRequest()
-                first.config = firstConfig
-                try await requests.write(first)
-                var audio = VoiceRequest()
-                audio.audio = pcm
-                try await requests.write(audio)
-                var end = VoiceRequest()
-                end.control = .endOfUtterance
-                try await requests.write(end)
-                var events: [VoiceEvent] = []
-                var spoke = false
-                for try await event in responses {
-                    events.append(event)
-                    if event.token != nil, !spoke {
-                        // The user starts talking over the answer.
-                        spoke = true
-                        try await requests.write(audio)
-                    }
-                    if event.interrupted != nil {
-                        gate.open()
-                        var end = VoiceRequest()
-                        end.control = .endOfUtterance
-                        try await requests.write(end)
-                        requests.finish()
-                    }
+            let events = try await converse(pcm, sampleRate: rate, phrases: ["hello world", "good morning"], channel: channel, options: root) {
+                event, earlier, requests in
+                if event.token != nil, !earlier.contains(where: { $0.token != nil }) {
+                    // The user starts talking over the answer.
+                    var audio = VoiceRequest()
+                    audio.audio = pcm
+                    try await requests.write(audio)
                 }
-                return events
+                if event.interrupted != nil {
+                    gate.open()
+                    var end = VoiceRequest()
+                    end.control = .endOfUtterance
+                    try await requests.write(end)
+                    requests.finish()
+                }
             }
             #expect(events.compactMap(\.interrupted).map(\.turn) == [1])
             let completed = events.compactMap(\.completed)
