@@ -27,7 +27,11 @@ WARMUP=${WARMUP:-1}
 SIDES=${SIDES:-"ova grpc"}
 GRPC_SERVER_FLAGS=${GRPC_SERVER_FLAGS-}
 GRPC_SERVER_STREAM_FLAGS=${GRPC_SERVER_STREAM_FLAGS---nio-executor}
-ALL_CASES="unary-c1 unary-c64 server-stream client-stream bidi-c1 bidi-c64 idle-1000 idle-10000"
+# A case named NAME-one-core is NAME with server and load client pinned to CPU 0 (taskset):
+# at c=1 a call is two wake-ups of the other process, and on this VM waking a thread on the
+# other, idle vCPU costs far more than a switch on the same one, so the two placements are
+# reported side by side (docs/PERFORMANCE.md, "Where the c=1 round trip goes").
+ALL_CASES="unary-c1 unary-c1-one-core unary-c64 server-stream client-stream bidi-c1 bidi-c1-one-core bidi-c64 idle-1000 idle-10000"
 if [[ "$QUICK" == 1 ]]; then ALL_CASES=${ALL_CASES/ idle-10000/}; fi
 CASES=${CASES:-$ALL_CASES}
 
@@ -37,6 +41,10 @@ command -v python3 >/dev/null || die "python3 is required"
 command -v swift >/dev/null || die "swift is required"
 [[ "$DURATION" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "DURATION must be a number of seconds"
 [[ "$WARMUP" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "WARMUP must be a number of seconds"
+if [[ "$CASES" == *-one-core* ]] && ! command -v taskset >/dev/null; then
+    log "taskset not found: skipping the one-core cases"
+    CASES=$(for c in $CASES; do [[ $c == *-one-core ]] || printf '%s ' "$c"; done)
+fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ova-compare.XXXXXX")
 RESULTS_DIR="$ROOT/Benchmarks/results"
@@ -160,12 +168,12 @@ start_server() {
     case "$side" in
         ova)
             rm -rf "$WORK/data" && mkdir -p "$WORK/data"
-            "${SIDE_BIN[ova]}/ova-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data" --log-level warning \
+            "${PIN[@]}" "${SIDE_BIN[ova]}/ova-server" --listen "127.0.0.1:$port" --data-dir "$WORK/data" --log-level warning \
                 >"$logfile" 2>&1 &
             ;;
         grpc)
             # shellcheck disable=SC2086
-            "${SIDE_BIN[grpc]}/grpc-echo-server" --host 127.0.0.1 --port "$port" $flags >"$logfile" 2>&1 &
+            "${PIN[@]}" "${SIDE_BIN[grpc]}/grpc-echo-server" --host 127.0.0.1 --port "$port" $flags >"$logfile" 2>&1 &
             ;;
     esac
     SERVER_PID=$!
@@ -263,10 +271,16 @@ print(peak, int(statistics.median(plateau)) if plateau else 0)
 PY
 }
 
+# Command prefix for both processes of the running case (empty, or a taskset for -one-core).
+PIN=()
+
 # run_case NAME SIDE
 run_case() {
     local name=$1 side=$2 args port json err rc extra="" limit
-    args=$(case_args "$name") || { log "unknown case $name"; return; }
+    local base=${name%-one-core}
+    args=$(case_args "$base") || { log "unknown case $name"; return; }
+    PIN=()
+    if [[ "$base" != "$name" ]]; then PIN=(taskset -c 0); fi
     port=$(free_port)
     json="$WORK/$name-$side.json"
     err="$WORK/$name-$side.err"
@@ -298,7 +312,7 @@ run_case() {
     else
         limit=$(python3 -c "print(int($DURATION + $WARMUP + 90))")
         # shellcheck disable=SC2086
-        timeout "$limit" "$bench" --addr "127.0.0.1:$port" --insecure $args --duration "$DURATION" --warmup "$WARMUP" --json \
+        "${PIN[@]}" timeout "$limit" "$bench" --addr "127.0.0.1:$port" --insecure $args --duration "$DURATION" --warmup "$WARMUP" --json \
             >"$json" 2>"$err"
         rc=$?
     fi
@@ -341,10 +355,12 @@ for l in lines:
 
 labels = {
     "unary-c1": "unary 64 B, c=1",
+    "unary-c1-one-core": "unary 64 B, c=1, one core",
     "unary-c64": "unary 64 B, c=64",
     "server-stream": "server-stream 64 B, 64 streams",
     "client-stream": "client-stream 3200 B, 64 streams",
     "bidi-c1": "bidi ping-pong 64 B, c=1",
+    "bidi-c1-one-core": "bidi ping-pong 64 B, c=1, one core",
     "bidi-c64": "bidi ping-pong 64 B, c=64",
     "idle-1000": "1,000 idle TLS connections",
     "idle-10000": "10,000 idle TLS connections",
