@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: OVA (ova-server + ova-bench) against grpc-swift-2
 # (Benchmarks/grpc-compare: grpc-echo-server + grpc-bench), same Echo contract, TLS on both,
-# same payloads, concurrency and durations, one case at a time on 127.0.0.1.
+# same payloads, concurrency and durations, one case at a time on 127.0.0.1. A third side, the
+# bare SwiftNIO + swift-nio-ssl echo of Benchmarks/bare-echo, measures the ceiling of the
+# request/response cases in the same run.
 #
 #   bash Benchmarks/compare.sh                 # full run (10 s per case, 1,000 and 10,000 idle)
 #   QUICK=1 bash Benchmarks/compare.sh         # 2 s per case, no 10,000-connection case
 #   DURATION=30 bash Benchmarks/compare.sh     # longer cases
 #
-# Other knobs: CONNECTIONS (load cases, default 2), WARMUP (s, default 1), SIDES ("ova grpc"), CASES (names from the list below,
+# Other knobs: CONNECTIONS (load cases, default 2), WARMUP (s, default 1), SIDES ("ova grpc bare"), CASES (names from the list below,
 # space-separated), SKIP_BUILD=1 (use existing release binaries), GRPC_SERVER_FLAGS (extra
 # grpc-echo-server flags, default none), GRPC_SERVER_STREAM_FLAGS (for the server-stream case
 # only, default --nio-executor: see "Configuration" in Benchmarks/README.md).
@@ -17,6 +19,7 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GRPC_PKG="$ROOT/Benchmarks/grpc-compare"
+BARE_PKG="$ROOT/Benchmarks/bare-echo"
 QUICK=${QUICK:-0}
 # Client connections of the load cases (both sides alike); 2 = one per core of this machine.
 CONNECTIONS=${CONNECTIONS:-2}
@@ -24,14 +27,16 @@ if [[ -z "${DURATION:-}" ]]; then
     if [[ "$QUICK" == 1 ]]; then DURATION=2; else DURATION=10; fi
 fi
 WARMUP=${WARMUP:-1}
-SIDES=${SIDES:-"ova grpc"}
+SIDES=${SIDES:-"ova grpc bare"}
 GRPC_SERVER_FLAGS=${GRPC_SERVER_FLAGS-}
 GRPC_SERVER_STREAM_FLAGS=${GRPC_SERVER_STREAM_FLAGS---nio-executor}
-# A case named NAME-one-core is NAME with server and load client pinned to CPU 0 (taskset):
-# at c=1 a call is two wake-ups of the other process, and on this VM waking a thread on the
-# other, idle vCPU costs far more than a switch on the same one, so the two placements are
-# reported side by side (docs/PERFORMANCE.md, "Where the c=1 round trip goes").
-ALL_CASES="unary-c1 unary-c1-one-core unary-c64 server-stream client-stream bidi-c1 bidi-c1-one-core bidi-c64 idle-1000 idle-10000"
+# NAME-one-core is case NAME with server and load client pinned to CPU 0 (taskset), and
+# NAME-two-cores with the server on CPU 0 and the client on CPU 1: at c=1 a call is two
+# wake-ups of the other process, and on this VM waking a thread on the other, idle vCPU costs
+# far more than a switch on the same one. Unpinned, the scheduler picks one of the two
+# placements per run, so both are also measured on purpose (docs/PERFORMANCE.md, "Where the
+# c=1 round trip goes").
+ALL_CASES="unary-c1 unary-c1-one-core unary-c1-two-cores unary-c64 server-stream client-stream bidi-c1 bidi-c1-one-core bidi-c1-two-cores bidi-c64 idle-1000 idle-10000"
 if [[ "$QUICK" == 1 ]]; then ALL_CASES=${ALL_CASES/ idle-10000/}; fi
 CASES=${CASES:-$ALL_CASES}
 
@@ -41,9 +46,9 @@ command -v python3 >/dev/null || die "python3 is required"
 command -v swift >/dev/null || die "swift is required"
 [[ "$DURATION" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "DURATION must be a number of seconds"
 [[ "$WARMUP" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "WARMUP must be a number of seconds"
-if [[ "$CASES" == *-one-core* ]] && ! command -v taskset >/dev/null; then
-    log "taskset not found: skipping the one-core cases"
-    CASES=$(for c in $CASES; do [[ $c == *-one-core ]] || printf '%s ' "$c"; done)
+if [[ "$CASES" == *-core* ]] && { ! command -v taskset >/dev/null || (( $(nproc) < 2 )); }; then
+    log "taskset or a second CPU missing: skipping the pinned cases"
+    CASES=$(for c in $CASES; do [[ $c == *-one-core || $c == *-two-cores ]] || printf '%s ' "$c"; done)
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ova-compare.XXXXXX")
@@ -81,7 +86,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 declare -A SIDE_OK SIDE_WHY SIDE_BIN
 SIDE_NAME_ova="OVA"
 SIDE_NAME_grpc="gRPC"
-for side in ova grpc; do SIDE_OK[$side]=0; SIDE_WHY[$side]="not requested (SIDES)"; done
+SIDE_NAME_bare="bare echo"
+for side in ova grpc bare; do SIDE_OK[$side]=0; SIDE_WHY[$side]="not requested (SIDES)"; done
 
 wants_side() { [[ " $SIDES " == *" $1 "* ]]; }
 
@@ -105,33 +111,37 @@ if wants_side ova; then
     fi
 fi
 
-if wants_side grpc; then
-    SIDE_OK[grpc]=1
+# build_package SIDE DIR SERVER BENCH: release build of a benchmark package, then checks its tools.
+build_package() {
+    local side=$1 dir=$2 exe
+    SIDE_OK[$side]=1
     if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-        log "building grpc-compare in release (first build takes several minutes); log: $WORK/build-grpc.log"
-        if ! (cd "$GRPC_PKG" && swift build -c release) >"$WORK/build-grpc.log" 2>&1; then
-            SIDE_OK[grpc]=0
-            SIDE_WHY[grpc]="release build failed (see $WORK/build-grpc.log: $(grep -m1 'error:' "$WORK/build-grpc.log" | cut -c1-160))"
+        log "building $(basename "$dir") in release (the first build takes minutes); log: $WORK/build-$side.log"
+        if ! (cd "$dir" && swift build -c release) >"$WORK/build-$side.log" 2>&1; then
+            SIDE_OK[$side]=0
+            SIDE_WHY[$side]="release build failed (see $WORK/build-$side.log: $(grep -m1 'error:' "$WORK/build-$side.log" | cut -c1-160))"
         fi
     fi
-    SIDE_BIN[grpc]=$(cd "$GRPC_PKG" && swift build -c release --show-bin-path 2>/dev/null)
-    if [[ "${SIDE_OK[grpc]}" == 1 ]]; then
-        for exe in grpc-echo-server grpc-bench; do
-            if [[ ! -x "${SIDE_BIN[grpc]}/$exe" ]]; then
-                SIDE_OK[grpc]=0; SIDE_WHY[grpc]="$exe not found in ${SIDE_BIN[grpc]}"
+    SIDE_BIN[$side]=$(cd "$dir" && swift build -c release --show-bin-path 2>/dev/null)
+    if [[ "${SIDE_OK[$side]}" == 1 ]]; then
+        for exe in "$3" "$4"; do
+            if [[ ! -x "${SIDE_BIN[$side]}/$exe" ]]; then
+                SIDE_OK[$side]=0; SIDE_WHY[$side]="$exe not found in ${SIDE_BIN[$side]}"
             fi
         done
     fi
-fi
+}
+if wants_side grpc; then build_package grpc "$GRPC_PKG" grpc-echo-server grpc-bench; fi
+if wants_side bare; then build_package bare "$BARE_PKG" bare-echo-server bare-echo-bench; fi
 
-for side in ova grpc; do
+for side in ova grpc bare; do
     name_var="SIDE_NAME_$side"
     if wants_side "$side" && [[ "${SIDE_OK[$side]}" != 1 ]]; then
         log "${!name_var} side unavailable: ${SIDE_WHY[$side]}"
     fi
 done
-if [[ "${SIDE_OK[ova]}" != 1 && "${SIDE_OK[grpc]}" != 1 ]]; then
-    die "neither side can run; logs in $WORK"
+if [[ "${SIDE_OK[ova]}" != 1 && "${SIDE_OK[grpc]}" != 1 && "${SIDE_OK[bare]}" != 1 ]]; then
+    die "no side can run; logs in $WORK"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -175,6 +185,9 @@ start_server() {
             # shellcheck disable=SC2086
             "${PIN[@]}" "${SIDE_BIN[grpc]}/grpc-echo-server" --host 127.0.0.1 --port "$port" $flags >"$logfile" 2>&1 &
             ;;
+        bare)
+            "${PIN[@]}" "${SIDE_BIN[bare]}/bare-echo-server" --host 127.0.0.1 --port "$port" >"$logfile" 2>&1 &
+            ;;
     esac
     SERVER_PID=$!
     wait_for_port "$port" "$SERVER_PID"
@@ -182,7 +195,20 @@ start_server() {
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-bench_bin() { if [[ $1 == ova ]]; then echo "${SIDE_BIN[ova]}/ova-bench"; else echo "${SIDE_BIN[grpc]}/grpc-bench"; fi; }
+bench_bin() {
+    case "$1" in
+        ova) echo "${SIDE_BIN[ova]}/ova-bench" ;;
+        grpc) echo "${SIDE_BIN[grpc]}/grpc-bench" ;;
+        bare) echo "${SIDE_BIN[bare]}/bare-echo-bench" ;;
+    esac
+}
+
+# The bare echo is request/response only: it has the unary and ping-pong cases.
+side_has_case() {
+    [[ "$1" != bare ]] && return 0
+    local base=${2%-one-core}
+    case "${base%-two-cores}" in unary-c1|unary-c64|bidi-c1|bidi-c64) return 0 ;; *) return 1 ;; esac
+}
 
 # ---------------------------------------------------------------------------------------------
 # Cases: name -> bench flags
@@ -271,16 +297,21 @@ print(peak, int(statistics.median(plateau)) if plateau else 0)
 PY
 }
 
-# Command prefix for both processes of the running case (empty, or a taskset for -one-core).
+# Command prefixes of the running case's server and load client (empty, or a taskset).
 PIN=()
+BENCH_PIN=()
 
 # run_case NAME SIDE
 run_case() {
     local name=$1 side=$2 args port json err rc extra="" limit
     local base=${name%-one-core}
+    base=${base%-two-cores}
     args=$(case_args "$base") || { log "unknown case $name"; return; }
-    PIN=()
-    if [[ "$base" != "$name" ]]; then PIN=(taskset -c 0); fi
+    PIN=(); BENCH_PIN=()
+    case "$name" in
+        *-one-core) PIN=(taskset -c 0); BENCH_PIN=(taskset -c 0) ;;
+        *-two-cores) PIN=(taskset -c 0); BENCH_PIN=(taskset -c 1) ;;
+    esac
     port=$(free_port)
     json="$WORK/$name-$side.json"
     err="$WORK/$name-$side.err"
@@ -312,7 +343,7 @@ run_case() {
     else
         limit=$(python3 -c "print(int($DURATION + $WARMUP + 90))")
         # shellcheck disable=SC2086
-        "${PIN[@]}" timeout "$limit" "$bench" --addr "127.0.0.1:$port" --insecure $args --duration "$DURATION" --warmup "$WARMUP" --json \
+        "${BENCH_PIN[@]}" timeout "$limit" "$bench" --addr "127.0.0.1:$port" --insecure $args --duration "$DURATION" --warmup "$WARMUP" --json \
             >"$json" 2>"$err"
         rc=$?
     fi
@@ -330,8 +361,9 @@ printf '{"tool":"compare.sh","date":"%s","git":"%s","duration_s":%s,"warmup_s":%
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$GIT_REV" "$DURATION" "$WARMUP" "$(nproc)" "$QUICK" "$GRPC_SERVER_FLAGS" "$GRPC_SERVER_STREAM_FLAGS" >"$RUN_LINES"
 
 for name in $CASES; do
-    for side in ova grpc; do
+    for side in ova grpc bare; do
         [[ "${SIDE_OK[$side]}" == 1 ]] || continue
+        side_has_case "$side" "$name" || continue
         log "$name: $side"
         run_case "$name" "$side"
     done
@@ -342,9 +374,10 @@ cp "$RUN_LINES" "$RESULTS"
 # ---------------------------------------------------------------------------------------------
 # Table
 
-python3 - "$RESULTS" "${SIDE_OK[ova]}" "${SIDE_WHY[ova]}" "${SIDE_OK[grpc]}" "${SIDE_WHY[grpc]}" <<'PY'
+python3 - "$RESULTS" "${SIDE_OK[ova]}" "${SIDE_WHY[ova]}" "${SIDE_OK[grpc]}" "${SIDE_WHY[grpc]}" \
+    "${SIDE_OK[bare]}" "${SIDE_WHY[bare]}" <<'PY'
 import json, sys
-path, ova_ok, ova_why, grpc_ok, grpc_why = sys.argv[1:6]
+path, ova_ok, ova_why, grpc_ok, grpc_why, bare_ok, bare_why = sys.argv[1:8]
 lines = [json.loads(l) for l in open(path) if l.strip()]
 meta = lines[0] if lines and lines[0].get("tool") == "compare.sh" else {}
 results = {(l["case"], l["side"]): l for l in lines if "case" in l}
@@ -356,11 +389,13 @@ for l in lines:
 labels = {
     "unary-c1": "unary 64 B, c=1",
     "unary-c1-one-core": "unary 64 B, c=1, one core",
+    "unary-c1-two-cores": "unary 64 B, c=1, two cores",
     "unary-c64": "unary 64 B, c=64",
     "server-stream": "server-stream 64 B, 64 streams",
     "client-stream": "client-stream 3200 B, 64 streams",
     "bidi-c1": "bidi ping-pong 64 B, c=1",
     "bidi-c1-one-core": "bidi ping-pong 64 B, c=1, one core",
+    "bidi-c1-two-cores": "bidi ping-pong 64 B, c=1, two cores",
     "bidi-c64": "bidi ping-pong 64 B, c=64",
     "idle-1000": "1,000 idle TLS connections",
     "idle-10000": "10,000 idle TLS connections",
@@ -397,20 +432,24 @@ def fmt(v):
     return f"{v:,.0f}"
 
 print()
-print(f"OVA vs grpc-swift-2, {meta.get('duration_s', '?')} s per case, TLS 1.3 on 127.0.0.1, "
-      f"{meta.get('cores', '?')} cores, git {meta.get('git', '?')}")
+print(f"OVA vs grpc-swift-2, and the bare NIO echo as the ceiling, {meta.get('duration_s', '?')} s per case, "
+      f"TLS 1.3 on 127.0.0.1, {meta.get('cores', '?')} cores, git {meta.get('git', '?')}")
 print()
-print("| case | OVA | gRPC | ratio (OVA/gRPC) |")
-print("|---|---:|---:|---:|")
+print("| case | OVA | gRPC | bare echo | OVA/gRPC | OVA/bare echo |")
+print("|---|---:|---:|---:|---:|---:|")
 notes = []
+
+def ratio(a, b):
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b:
+        return f"{a / b:.2f}×"
+    return "—"
+
 for case in cases:
-    ova, grpc = results.get((case, "ova")), results.get((case, "grpc"))
+    ova, grpc, bare = (results.get((case, side)) for side in ("ova", "grpc", "bare"))
     for metric, get, higher_better in metric_rows(case):
-        a = get(ova) if ova else None
-        b = get(grpc) if grpc else None
-        ratio = f"{a / b:.2f}×" if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b else "—"
-        print(f"| {labels.get(case, case)} — {metric} | {fmt(a)} | {fmt(b)} | {ratio} |")
-    for side, r in (("OVA", ova), ("gRPC", grpc)):
+        a, b, c = (get(r) if r else None for r in (ova, grpc, bare))
+        print(f"| {labels.get(case, case)} — {metric} | {fmt(a)} | {fmt(b)} | {fmt(c)} | {ratio(a, b)} | {ratio(a, c)} |")
+    for side, r in (("OVA", ova), ("gRPC", grpc), ("bare echo", bare)):
         if not r:
             continue
         if r.get("errors"):
@@ -421,10 +460,13 @@ print()
 print("Higher is better for calls/s, msg/s, MB/s and held; lower is better for latency and KiB/conn.")
 print(f"gRPC: grpc-swift-2 stock server config{(' + ' + meta['grpc_server_flags']) if meta.get('grpc_server_flags') else ''}"
       f" (server-stream case: {meta.get('grpc_server_stream_flags') or 'same'}); grpc-bench --executor auto.")
+print("bare echo: Benchmarks/bare-echo, request/response cases only (the ceiling OVA is measured against).")
 if ova_ok != "1":
     notes.insert(0, f"OVA side did not run: {ova_why}")
 if grpc_ok != "1":
     notes.insert(0, f"gRPC side did not run: {grpc_why}")
+if bare_ok != "1":
+    notes.insert(0, f"bare echo side did not run: {bare_why}")
 for n in notes:
     print(f"- {n}")
 print()
