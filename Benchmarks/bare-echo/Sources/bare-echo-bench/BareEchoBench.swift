@@ -1,0 +1,146 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// `bare-echo-bench`: drives bare-echo-server with ova-bench's flags (where they apply) and
+/// prints the same report and JSON, with "tool":"bare-echo-bench".
+@main
+struct BareEchoBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bare-echo-bench",
+        abstract: "Load-test bare-echo-server (the ceiling for ova-bench's unary and bidi numbers).",
+        discussion: """
+            Closed loop: --concurrency worker tasks, spread round-robin over --connections TLS \
+            connections, each sending one --payload B frame and awaiting its echo (matched by \
+            call id) before sending the next. Latency is per round trip, in µs, after --warmup. \
+            Every run is bounded by --duration and/or --requests; traffic goes only where --addr \
+            points.
+
+            Modes (the same bytes on this wire):
+              unary  each round trip counts as a call and a message
+              bidi   each worker is one ping-pong stream; round trips count as messages
+            """,
+        version: "0.1.0"
+    )
+
+    enum Mode: String, ExpressibleByArgument, CaseIterable, Sendable {
+        case unary
+        case bidi
+    }
+
+    @Option(help: ArgumentHelp("Server address.", valueName: "host:port"))
+    var addr = "127.0.0.1:7445"
+
+    @Flag(help: "Skip certificate verification (required: the server's certificate is generated at each start).")
+    var insecure = false
+
+    @Option(help: "Call kind to drive: \(Mode.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var mode: Mode = .unary
+
+    @Option(help: "Number of TLS connections; workers are spread over them round-robin.")
+    var connections = 1
+
+    @Option(help: "Calls in flight in total.")
+    var concurrency = 1
+
+    @Option(help: "Seconds to measure (after the warm-up).")
+    var duration: Double = 10
+
+    @Option(help: "Stop after this many round trips; 0 = no limit.")
+    var requests = 0
+
+    @Option(help: "Payload bytes per message.")
+    var payload = 64
+
+    @Option(help: "Seconds of load before measuring starts.")
+    var warmup: Double = 1
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: """
+            Run Swift concurrency on NIO's event loops (NIOSingletons global executor) and start each \
+            worker with its connection's event loop as task executor preference; \
+            --no-tasks-on-event-loops keeps Swift's default executor.
+            """
+    )
+    var tasksOnEventLoops = true
+
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Coalesce the flush after each call into one per event-loop turn (workers resumed together send in one TLS write)."
+    )
+    var flushCoalescing = true
+
+    @Flag(help: "Print one JSON object instead of a report.")
+    var json = false
+
+    func validate() throws {
+        guard self.insecure else { throw ValidationError("--insecure is required (bare-echo-server's certificate is self-signed and generated at start)") }
+        guard self.connections >= 1, self.connections <= 10_000 else { throw ValidationError("--connections must be 1-10000") }
+        guard self.concurrency >= 1, self.concurrency <= 100_000 else { throw ValidationError("--concurrency must be 1-100000") }
+        guard self.duration > 0, self.duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
+        guard self.warmup >= 0, self.warmup <= 600 else { throw ValidationError("--warmup must be 0-600 seconds") }
+        guard self.payload >= 0, self.payload <= 4 << 20 else { throw ValidationError("--payload must be 0-4194304 bytes") }
+        guard self.requests >= 0 else { throw ValidationError("--requests must be >= 0") }
+        _ = try self.hostAndPort()
+    }
+
+    func hostAndPort() throws -> (String, Int) {
+        guard let colon = self.addr.lastIndex(of: ":"), let port = Int(self.addr[self.addr.index(after: colon)...]),
+              (1...65535).contains(port)
+        else {
+            throw ValidationError("--addr \(self.addr): expected host:port")
+        }
+        let host = String(self.addr[..<colon])
+        return (host.isEmpty ? "127.0.0.1" : host, port)
+    }
+
+    func run() async throws {
+        if self.tasksOnEventLoops, !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
+            throw ValidationError("could not install NIO as the global executor")
+        }
+        let (host, port) = try self.hostAndPort()
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv13
+        tls.certificateVerification = .none
+        let sslContext = try NIOSSLContext(configuration: tls)
+        let group = MultiThreadedEventLoopGroup.singleton
+
+        let plan = LoadPlan(
+            mode: self.mode,
+            concurrency: self.concurrency,
+            duration: self.duration,
+            warmup: self.warmup,
+            requestLimit: self.requests,
+            payload: self.payload,
+            tasksOnEventLoops: self.tasksOnEventLoops
+        )
+        // Connect (TCP + TLS handshake) before the clock starts.
+        var connections: [Connection] = []
+        var startError: String?
+        for _ in 0..<self.connections {
+            do {
+                connections.append(try await Connection.connect(group: group, host: host, port: port, sslContext: sslContext, flushCoalescing: self.flushCoalescing))
+            } catch {
+                startError = "\(error)"
+            }
+        }
+        var result: RunResult
+        if connections.isEmpty {
+            result = RunResult()
+            result.failedToStart = true
+        } else {
+            let showProgress = !self.json && isatty(STDERR_FILENO) != 0
+            result = await LoadRunner(plan: plan, connections: connections).run(progress: showProgress)
+        }
+        result.startError = startError
+        for connection in connections { await connection.close() }
+        let report = Report(plan: plan, connections: self.connections, result: result)
+        print(self.json ? report.json() : report.text())
+        if result.failedToStart {
+            throw ExitCode(14)  // UNAVAILABLE, as ova-bench
+        }
+    }
+}

@@ -1,0 +1,191 @@
+import Foundation
+import Histogram
+import NIOCore
+import NIOSSL
+import Synchronization
+
+/// Monotonic nanoseconds.
+@inline(__always)
+func nowNanos() -> UInt64 {
+    var spec = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &spec)
+    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+}
+
+func makeHistogram() -> Histogram<UInt64> {
+    Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+}
+
+/// What one bare-echo-bench run does.
+struct LoadPlan: Sendable {
+    let mode: BareEchoBench.Mode
+    let concurrency: Int
+    let duration: Double
+    let warmup: Double
+    let requestLimit: Int
+    let payload: Int
+    /// Workers prefer their connection's event loop as task executor.
+    let tasksOnEventLoops: Bool
+}
+
+/// Totals shared by the workers (and read by the progress line).
+final class Counters: Sendable {
+    let calls = Atomic<Int>(0)
+    let messages = Atomic<Int>(0)
+    let bytes = Atomic<Int>(0)
+    let errors = Mutex<[String: Int]>([:])
+
+    func recordError(_ name: String, count: Int = 1) {
+        self.errors.withLock { $0[name, default: 0] += count }
+    }
+
+    static func name(of error: any Error) -> String {
+        switch error {
+        case is ConnectionClosed: "CONNECTION_CLOSED"
+        case is UnexpectedReply: "UNEXPECTED_REPLY"
+        case is NIOSSLError: "TLS_ERROR"
+        default: "CLIENT_ERROR"
+        }
+    }
+}
+
+/// What a run measured.
+struct RunResult: Sendable {
+    var calls = 0
+    var messages = 0
+    var bytes = 0
+    var seconds = 0.0
+    var latency = makeHistogram()
+    var errors: [String: Int] = [:]
+    var failedToStart = false
+    var startError: String?
+}
+
+/// Closed loop, as ova-bench's LoadRunner: `concurrency` worker tasks, spread round-robin over
+/// the connections, each sending one call and awaiting its reply before sending the next.
+/// Only completions inside [warm-up end, warm-up end + duration] are counted.
+struct LoadRunner: Sendable {
+    let plan: LoadPlan
+    let connections: [Connection]
+    private let startedAt: UInt64
+    private let counters = Counters()
+
+    /// After the measured window ends, workers get this long before their connections are closed.
+    private static let graceNanos: UInt64 = 5_000_000_000
+
+    private var measureStart: UInt64 { self.startedAt + UInt64(self.plan.warmup * 1e9) }
+    private var end: UInt64 { self.measureStart + UInt64(self.plan.duration * 1e9) }
+
+    init(plan: LoadPlan, connections: [Connection]) {
+        self.plan = plan
+        self.connections = connections
+        self.startedAt = nowNanos()
+    }
+
+    private enum Outcome: Sendable {
+        case worker(Histogram<UInt64>)
+        case watchdog
+        case progress
+    }
+
+    func run(progress: Bool) async -> RunResult {
+        var result = RunResult()
+        await withTaskGroup(of: Outcome.self) { group in
+            if progress {
+                group.addTask { await self.printProgress(); return .progress }
+            }
+            // Bound every run in time even if the server stops answering: closing the
+            // connections fails the calls still waiting.
+            group.addTask {
+                let deadline = self.end + Self.graceNanos
+                while !Task.isCancelled, nowNanos() < deadline {
+                    try? await Task.sleep(for: .milliseconds(250))
+                }
+                if !Task.isCancelled {
+                    for connection in self.connections { await connection.close() }
+                }
+                return .watchdog
+            }
+            for index in 0..<self.plan.concurrency {
+                let connection = self.connections[index % self.connections.count]
+                let preference = self.plan.tasksOnEventLoops ? connection.taskExecutor : nil
+                group.addTask(executorPreference: preference) { .worker(await self.work(connection: connection)) }
+            }
+            var remaining = self.plan.concurrency
+            for await outcome in group {
+                switch outcome {
+                case .worker(let histogram):
+                    result.latency.add(histogram)
+                    remaining -= 1
+                    if remaining == 0 { group.cancelAll() }
+                case .watchdog:
+                    if remaining > 0 { self.counters.recordError("CLIENT_TIMEOUT", count: remaining) }
+                case .progress:
+                    break
+                }
+            }
+        }
+        if progress {
+            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+        }
+        let finished = min(nowNanos(), self.end)
+        result.seconds = Double(finished > self.measureStart ? finished - self.measureStart : 0) / 1e9
+        result.calls = self.counters.calls.load(ordering: .relaxed)
+        result.messages = self.counters.messages.load(ordering: .relaxed)
+        result.bytes = self.counters.bytes.load(ordering: .relaxed)
+        result.errors = self.counters.errors.withLock { $0 }
+        return result
+    }
+
+    private func limitReached() -> Bool {
+        guard self.plan.requestLimit > 0 else { return false }
+        return self.counters.messages.load(ordering: .relaxed) >= self.plan.requestLimit
+    }
+
+    private var running: Bool {
+        nowNanos() < self.end && !self.limitReached()
+    }
+
+    /// One worker. `unary` counts each round trip as a call and a message; `bidi` (one logical
+    /// ping-pong stream per worker, the same bytes on this wire) counts messages only, as
+    /// ova-bench does for its bidi streams.
+    private func work(connection: Connection) async -> Histogram<UInt64> {
+        var histogram = makeHistogram()
+        let request = ByteBuffer(repeating: 0x61, count: self.plan.payload)
+        let calls = self.plan.mode == .unary ? 1 : 0
+        while self.running {
+            let started = nowNanos()
+            do {
+                let reply = try await connection.call(request)
+                guard reply.readableBytes == request.readableBytes else { throw UnexpectedReply() }
+                let now = nowNanos()
+                guard now >= self.measureStart, now <= self.end else { continue }
+                if calls > 0 { self.counters.calls.add(calls, ordering: .relaxed) }
+                self.counters.messages.add(1, ordering: .relaxed)
+                self.counters.bytes.add(reply.readableBytes, ordering: .relaxed)
+                _ = histogram.record(max(1, (now &- started) / 1_000))
+            } catch {
+                if nowNanos() < self.end { self.counters.recordError(Counters.name(of: error)) }
+                // Do not spin on a dead connection.
+                try? await Task.sleep(for: .milliseconds(2))
+            }
+        }
+        return histogram
+    }
+
+    private func printProgress() async {
+        var lastMessages = 0
+        var lastTime = nowNanos()
+        while !Task.isCancelled, nowNanos() < self.end, !self.limitReached() {
+            try? await Task.sleep(for: .seconds(1))
+            let now = nowNanos()
+            let messages = self.counters.messages.load(ordering: .relaxed)
+            let phase = now < self.measureStart ? "warm-up" : String(format: "%5.1fs", Double(now - self.measureStart) / 1e9)
+            let errors = self.counters.errors.withLock { $0.values.reduce(0, +) }
+            let line = String(format: "\r\u{1B}[K[%@] %.0f msg/s  errors %d", phase, Double(messages - lastMessages) / (Double(now - lastTime) / 1e9), errors)
+            FileHandle.standardError.write(Data(line.utf8))
+            lastMessages = messages
+            lastTime = now
+        }
+    }
+}
