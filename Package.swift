@@ -37,6 +37,9 @@ let package = Package(
         .library(name: "OvaProto", targets: ["OvaProto"]),
         .library(name: "OvaWire", targets: ["OvaWire"]),
         .library(name: "OvaServer", targets: ["OvaServer"]),
+        // The load tools' shared report format (ova-bench, and the benchmark packages under
+        // Benchmarks/ through a path dependency).
+        .library(name: "LoadReport", targets: ["LoadReport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -235,10 +238,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "LoadReport",
+            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "ova-bench",
             dependencies: [
-                "OvaRPC", "OvaProto",
+                "OvaRPC", "OvaProto", "LoadReport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

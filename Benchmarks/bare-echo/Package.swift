@@ -8,6 +8,10 @@
 //   bare-echo-bench    load client with ova-bench's flags (where they apply) and JSON
 import PackageDescription
 
+// A path dependency's identity is its directory's name, which depends on where the repository
+// was cloned: derive it.
+let rootPackage = Context.packageDirectory.split(separator: "/").dropLast(2).last.map(String.init) ?? "ova"
+
 // As in OVA's own Package.swift: nonisolated async functions run on their caller's executor, so
 // a task resumed on an event loop is not sent back to the global executor by each call.
 let swiftSettings: [SwiftSetting] = [.enableUpcomingFeature("NonisolatedNonsendingByDefault")]
@@ -26,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // The repository's own package, for LoadReport: the JSON every load tool prints.
+        .package(path: "../.."),
     ],
     targets: [
         .target(
@@ -57,6 +63,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "LoadReport", package: rootPackage),
             ],
             swiftSettings: swiftSettings
         ),

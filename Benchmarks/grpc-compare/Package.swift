@@ -8,6 +8,10 @@
 //   grpc-bench         load client with the same flags and JSON as ova-bench
 import PackageDescription
 
+// A path dependency's identity is its directory's name, which depends on where the repository
+// was cloned: derive it.
+let rootPackage = Context.packageDirectory.split(separator: "/").dropLast(2).last.map(String.init) ?? "ova"
+
 let package = Package(
     name: "grpc-compare",
     platforms: [.macOS(.v15)],
@@ -25,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // The repository's own package, for LoadReport: the JSON every load tool prints.
+        .package(path: "../.."),
     ],
     targets: [
         .target(
@@ -58,6 +64,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "LoadReport", package: rootPackage),
             ]
         ),
     ],

@@ -1,5 +1,6 @@
 import Foundation
 import Histogram
+import LoadReport
 import OvaProto
 import OvaRPC
 import Synchronization
@@ -26,19 +27,6 @@ final class Counters: Sendable {
     }
 }
 
-/// What a run measured.
-struct RunResult: Sendable {
-    var calls = 0
-    var messages = 0
-    var bytes = 0
-    var seconds = 0.0
-    var latency = Histogram<UInt64>(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
-    var errors: [String: Int] = [:]
-    var held = 0
-    var failedToStart = false
-    var startError: String?
-}
-
 /// Runs the workers of a ``LoadPlan`` against some channels.
 struct LoadRunner: Sendable {
     let plan: LoadPlan
@@ -61,7 +49,7 @@ struct LoadRunner: Sendable {
         self.startedAt = startedAt
     }
 
-    func run(progress: Bool) async throws -> RunResult {
+    func run(progress: Bool) async throws -> LoadResult {
         // Connect (TLS handshake included) before the clock starts.
         var held = 0
         var startError: String?
@@ -74,7 +62,7 @@ struct LoadRunner: Sendable {
             }
         }
         if held == 0 {
-            var result = RunResult()
+            var result = LoadResult()
             result.failedToStart = true
             result.startError = startError
             return result
@@ -83,9 +71,9 @@ struct LoadRunner: Sendable {
         return await runner.measure(progress: progress, held: held)
     }
 
-    private func measure(progress: Bool, held: Int) async -> RunResult {
+    private func measure(progress: Bool, held: Int) async -> LoadResult {
         let workers = self.plan.mode == .idle ? 0 : self.plan.concurrency
-        var result = RunResult()
+        var result = LoadResult()
         await withTaskGroup(of: Histogram<UInt64>?.self) { group in
             if progress {
                 group.addTask { await self.printProgress(); return nil }
@@ -146,7 +134,7 @@ struct LoadRunner: Sendable {
     }
 
     private func work(channel: RPCChannel) async -> Histogram<UInt64>? {
-        var histogram: Histogram<UInt64>? = Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var histogram: Histogram<UInt64>? = LoadResult.makeLatencyHistogram()
         let client = EchoClient(channel: channel)
         var request = EchoRequest()
         request.payload = [UInt8](repeating: 0x61, count: self.plan.payload)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoadReport
 import NIOCore
 import NIOPosix
 import OvaRPC
@@ -130,7 +131,16 @@ struct OvaBench: AsyncParsableCommand {
         let showProgress = !self.json && isatty(STDERR_FILENO) != 0
         let result = try await runner.run(progress: showProgress)
         for channel in channels { await channel.close() }
-        let report = Report(plan: plan, connections: self.connections, result: result)
+        let report = LoadReport(
+            tool: "ova-bench",
+            mode: plan.mode.rawValue,
+            isIdle: plan.mode == .idle,
+            connections: self.connections,
+            concurrency: plan.concurrency,
+            payload: plan.payload,
+            rate: plan.rate,
+            result: result
+        )
         print(self.json ? report.json() : report.text())
         if result.failedToStart {
             throw ExitCode(Int32(StatusCode.unavailable.rawValue))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoadReport
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -127,9 +128,9 @@ struct BareEchoBench: AsyncParsableCommand {
                 startError = "\(error)"
             }
         }
-        var result: RunResult
+        var result: LoadResult
         if connections.isEmpty {
-            result = RunResult()
+            result = LoadResult()
             result.failedToStart = true
         } else {
             let showProgress = !self.json && isatty(STDERR_FILENO) != 0
@@ -137,7 +138,14 @@ struct BareEchoBench: AsyncParsableCommand {
         }
         result.startError = startError
         for connection in connections { await connection.close() }
-        let report = Report(plan: plan, connections: self.connections, result: result)
+        let report = LoadReport(
+            tool: "bare-echo-bench",
+            mode: plan.mode.rawValue,
+            connections: self.connections,
+            concurrency: plan.concurrency,
+            payload: plan.payload,
+            result: result
+        )
         print(self.json ? report.json() : report.text())
         if result.failedToStart {
             throw ExitCode(14)  // UNAVAILABLE, as ova-bench

@@ -1,5 +1,6 @@
 import Foundation
 import Histogram
+import LoadReport
 import NIOCore
 import NIOSSL
 import Synchronization
@@ -10,10 +11,6 @@ func nowNanos() -> UInt64 {
     var spec = timespec()
     clock_gettime(CLOCK_MONOTONIC, &spec)
     return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}
-
-func makeHistogram() -> Histogram<UInt64> {
-    Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
 }
 
 /// What one bare-echo-bench run does.
@@ -49,18 +46,6 @@ final class Counters: Sendable {
     }
 }
 
-/// What a run measured.
-struct RunResult: Sendable {
-    var calls = 0
-    var messages = 0
-    var bytes = 0
-    var seconds = 0.0
-    var latency = makeHistogram()
-    var errors: [String: Int] = [:]
-    var failedToStart = false
-    var startError: String?
-}
-
 /// Closed loop, as ova-bench's LoadRunner: `concurrency` worker tasks, spread round-robin over
 /// the connections, each sending one call and awaiting its reply before sending the next.
 /// Only completions inside [warm-up end, warm-up end + duration] are counted.
@@ -88,8 +73,8 @@ struct LoadRunner: Sendable {
         case progress
     }
 
-    func run(progress: Bool) async -> RunResult {
-        var result = RunResult()
+    func run(progress: Bool) async -> LoadResult {
+        var result = LoadResult()
         await withTaskGroup(of: Outcome.self) { group in
             if progress {
                 group.addTask { await self.printProgress(); return .progress }
@@ -150,7 +135,7 @@ struct LoadRunner: Sendable {
     /// ping-pong stream per worker, the same bytes on this wire) counts messages only, as
     /// ova-bench does for its bidi streams.
     private func work(connection: Connection) async -> Histogram<UInt64> {
-        var histogram = makeHistogram()
+        var histogram = LoadResult.makeLatencyHistogram()
         let request = ByteBuffer(repeating: 0x61, count: self.plan.payload)
         let calls = self.plan.mode == .unary ? 1 : 0
         while self.running {

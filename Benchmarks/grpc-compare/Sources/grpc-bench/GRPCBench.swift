@@ -3,6 +3,7 @@ import EchoProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import LoadReport
 import NIOCore
 import NIOPosix
 
@@ -149,7 +150,7 @@ struct GRPCBench: AsyncParsableCommand {
             rate: self.rate
         )
         let showProgress = !self.json && isatty(STDERR_FILENO) != 0
-        let result = await withTaskGroup(of: Void.self, returning: RunResult.self) { group in
+        let result = await withTaskGroup(of: Void.self, returning: LoadResult.self) { group in
             for client in clients {
                 group.addTask { try? await client.runConnections() }
             }
@@ -158,7 +159,16 @@ struct GRPCBench: AsyncParsableCommand {
             for client in clients { client.beginGracefulShutdown() }
             return result
         }
-        let report = Report(plan: plan, connections: self.connections, result: result)
+        let report = LoadReport(
+            tool: "grpc-bench",
+            mode: plan.mode.rawValue,
+            isIdle: plan.mode == .idle,
+            connections: self.connections,
+            concurrency: plan.concurrency,
+            payload: plan.payload,
+            rate: plan.rate,
+            result: result
+        )
         print(self.json ? report.json() : report.text())
         if result.failedToStart {
             throw ExitCode(14)  // UNAVAILABLE, as ova-bench

@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Histogram
+import LoadReport
 import Synchronization
 
 typealias EchoClient = Ova_V1_Echo.Client<HTTP2ClientTransport.Posix>
@@ -27,10 +28,6 @@ func statusName(_ error: any Error) -> String {
     return names.indices.contains(code) ? names[code] : "CODE_\(code)"
 }
 
-func makeHistogram() -> Histogram<UInt64> {
-    Histogram(lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
-}
-
 /// Totals shared by the workers (and read by the progress line).
 final class Counters: Sendable {
     let calls = Atomic<Int>(0)
@@ -49,19 +46,6 @@ final class Counters: Sendable {
 final class HistogramBox: Sendable {
     let value: Mutex<Histogram<UInt64>?>
     init(_ histogram: Histogram<UInt64>?) { self.value = Mutex(histogram) }
-}
-
-/// What a run measured.
-struct RunResult: Sendable {
-    var calls = 0
-    var messages = 0
-    var bytes = 0
-    var seconds = 0.0
-    var latency = makeHistogram()
-    var errors: [String: Int] = [:]
-    var held = 0
-    var failedToStart = false
-    var startError: String?
 }
 
 /// Runs the workers of a ``LoadPlan`` against some clients (one connection each).
@@ -92,12 +76,12 @@ struct LoadRunner: Sendable {
         self.startedAt = startedAt
     }
 
-    func run(progress: Bool) async -> RunResult {
+    func run(progress: Bool) async -> LoadResult {
         // Connect before the clock starts: a gRPC client connects lazily, so each connection
         // makes one unary call, which completes the TCP + TLS + HTTP/2 handshakes.
         let (held, startError) = await self.connectAll()
         if held == 0 {
-            var result = RunResult()
+            var result = LoadResult()
             result.failedToStart = true
             result.startError = startError
             return result
@@ -150,9 +134,9 @@ struct LoadRunner: Sendable {
         case progress
     }
 
-    private func measure(progress: Bool, held: Int) async -> RunResult {
+    private func measure(progress: Bool, held: Int) async -> LoadResult {
         let workers = self.plan.mode == .idle ? 1 : self.plan.concurrency
-        var result = RunResult()
+        var result = LoadResult()
         await withTaskGroup(of: Outcome.self) { group in
             if progress {
                 group.addTask { await self.printProgress(); return .progress }
@@ -234,7 +218,7 @@ struct LoadRunner: Sendable {
     }
 
     private func work(client: EchoClient) async -> Histogram<UInt64>? {
-        var histogram: Histogram<UInt64>? = makeHistogram()
+        var histogram: Histogram<UInt64>? = LoadResult.makeLatencyHistogram()
         var request = Ova_V1_EchoRequest()
         request.payload = Data(repeating: 0x61, count: self.plan.payload)
         while self.running {
