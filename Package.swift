@@ -15,7 +15,8 @@
 //   CCurl, OvaProviders                     libcurl; HTTP client, Hugging Face, OpenAI-compatible chat
 //   OvaAudio                                WAV, PCM chunking, downmix, resampling (pure Swift)
 //   CEspeakNG, CPocketSphinx, OvaEngines    local TTS (espeak-ng) and STT (pocketsphinx)
-//   ova-server, ova                         executables
+//   LoadReport                              the load tools' report format (ova-bench, Benchmarks/)
+//   ova-server, ova, ova-bench              executables
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
