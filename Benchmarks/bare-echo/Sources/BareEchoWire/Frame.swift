@@ -35,10 +35,11 @@ public struct FrameDecoder: ByteToMessageDecoder {
     public mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) else { return .needMoreData }
         guard Int(length) <= self.maxPayload else { throw FrameTooLong(length: Int(length)) }
-        guard buffer.readableBytes >= Frame.headerBytes + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        let id = buffer.readInteger(as: UInt32.self)!
-        let payload = buffer.readSlice(length: Int(length))!
+        guard
+            let id = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt32.self),
+            let payload = buffer.getSlice(at: buffer.readerIndex + Frame.headerBytes, length: Int(length))
+        else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: Frame.headerBytes + Int(length))
         context.fireChannelRead(Self.wrapInboundOut(Frame(id: id, payload: payload)))
         return .continue
     }
