@@ -15,7 +15,7 @@
 //   CCurl, OvaProviders                     libcurl; HTTP client, Hugging Face, OpenAI-compatible chat
 //   OvaAudio                                WAV, PCM chunking, downmix, resampling (pure Swift)
 //   CEspeakNG, CPocketSphinx, OvaEngines    local TTS (espeak-ng) and STT (pocketsphinx)
-//   LoadReport                              the load tools' report format (ova-bench, Benchmarks/)
+//   BenchKit                                the load tools' shared options and report (ova-bench, Benchmarks/)
 //   ova-server, ova, ova-bench              executables
 import PackageDescription
 
@@ -38,9 +38,9 @@ let package = Package(
         .library(name: "OvaProto", targets: ["OvaProto"]),
         .library(name: "OvaWire", targets: ["OvaWire"]),
         .library(name: "OvaServer", targets: ["OvaServer"]),
-        // The load tools' shared report format (ova-bench, and the benchmark packages under
-        // Benchmarks/ through a path dependency).
-        .library(name: "LoadReport", targets: ["LoadReport"]),
+        // The load tools' shared options and report format (ova-bench, and the benchmark
+        // packages under Benchmarks/ through a path dependency).
+        .library(name: "BenchKit", targets: ["BenchKit"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -240,14 +240,17 @@ let package = Package(
         ),
 
         .target(
-            name: "LoadReport",
-            dependencies: [.product(name: "Histogram", package: "hdrhistogram-swift")],
+            name: "BenchKit",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "ova-bench",
             dependencies: [
-                "OvaRPC", "OvaProto", "LoadReport",
+                "OvaRPC", "OvaProto", "BenchKit",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

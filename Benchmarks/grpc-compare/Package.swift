@@ -29,7 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
-        // The repository's own package, for LoadReport: the JSON every load tool prints.
+        // The repository's own package, for BenchKit: the options and the JSON every load tool shares.
         .package(path: "../.."),
     ],
     targets: [
@@ -64,7 +64,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
-                .product(name: "LoadReport", package: rootPackage),
+                .product(name: "BenchKit", package: rootPackage),
             ]
         ),
     ],

@@ -1,6 +1,6 @@
+import BenchKit
 import Foundation
 import Histogram
-import LoadReport
 import OvaProto
 import OvaRPC
 import Synchronization

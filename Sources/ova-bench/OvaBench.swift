@@ -1,6 +1,6 @@
 import ArgumentParser
+import BenchKit
 import Foundation
-import LoadReport
 import NIOCore
 import NIOPosix
 import OvaRPC
@@ -52,26 +52,11 @@ struct OvaBench: AsyncParsableCommand {
     @Option(help: "Call kind to drive: \(Mode.allCases.map(\.rawValue).joined(separator: ", ")).")
     var mode: Mode = .unary
 
-    @Option(help: "Number of TLS connections; calls are spread over them round-robin.")
-    var connections = 1
-
-    @Option(help: "Calls (or streams) in flight in total.")
-    var concurrency = 1
-
-    @Option(help: "Seconds to measure (after the warm-up).")
-    var duration: Double = 10
-
-    @Option(help: "Stop after this many calls (unary) or messages (streams); 0 = no limit.")
-    var requests = 0
-
-    @Option(help: "Payload bytes per message.")
-    var payload = 64
+    @OptionGroup(title: "Load")
+    var load: LoadOptions
 
     @Option(help: "Open loop: unary calls started per second in total (0 = closed loop).")
     var rate: Double = 0
-
-    @Option(help: "Seconds of load before measuring starts.")
-    var warmup: Double = 1
 
     @Option(help: ArgumentHelp("Audio mode: a 16-bit mono PCM WAV file to stream (default: a generated tone).", valueName: "file"))
     var wav: String?
@@ -79,19 +64,10 @@ struct OvaBench: AsyncParsableCommand {
     @Flag(help: "Audio mode: send chunks at real-time pace (100 ms apart) instead of full speed.")
     var realtime = false
 
-    @Flag(help: "Print one JSON object instead of a report.")
-    var json = false
-
     @Flag(help: "Run the load tasks on Swift's default executor instead of the event loops (the server's OVA_TASKS_ON_EVENT_LOOPS=false).")
     var defaultExecutor = false
 
     func validate() throws {
-        guard self.connections >= 1, self.connections <= 100_000 else { throw ValidationError("--connections must be 1-100000") }
-        guard self.concurrency >= 1, self.concurrency <= 100_000 else { throw ValidationError("--concurrency must be 1-100000") }
-        guard self.duration > 0, self.duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
-        guard self.warmup >= 0, self.warmup <= 600 else { throw ValidationError("--warmup must be 0-600 seconds") }
-        guard self.payload >= 0, self.payload <= 4 << 20 else { throw ValidationError("--payload must be 0-4194304 bytes") }
-        guard self.requests >= 0 else { throw ValidationError("--requests must be >= 0") }
         guard self.rate >= 0 else { throw ValidationError("--rate must be >= 0") }
         if self.rate > 0 && self.mode != .unary { throw ValidationError("--rate applies to --mode unary") }
         if self.insecure && self.ca != nil { throw ValidationError("--insecure and --ca are mutually exclusive") }
@@ -112,36 +88,36 @@ struct OvaBench: AsyncParsableCommand {
         }
         let (host, port) = try self.hostAndPort()
         let trust: ClientTLSConfiguration.Trust = self.insecure ? .insecureNoVerification : self.ca.map { .certificateFile($0) } ?? .systemDefault
-        let channels = try (0..<self.connections).map { _ in
+        let channels = try (0..<self.load.connections).map { _ in
             try RPCChannel(configuration: .init(host: host, port: port, tls: ClientTLSConfiguration(trust: trust)))
         }
         let audio = self.mode == .audio ? try AudioSource.load(wavPath: self.wav) : nil
         let plan = LoadPlan(
             mode: self.mode,
-            concurrency: self.concurrency,
-            duration: self.duration,
-            warmup: self.mode == .idle ? 0 : self.warmup,
-            requestLimit: self.requests,
-            payload: self.payload,
+            concurrency: self.load.concurrency,
+            duration: self.load.duration,
+            warmup: self.mode == .idle ? 0 : self.load.warmup,
+            requestLimit: self.load.requests,
+            payload: self.load.payload,
             rate: self.rate,
             audio: audio,
             realtime: self.realtime
         )
         let runner = LoadRunner(plan: plan, channels: channels)
-        let showProgress = !self.json && isatty(STDERR_FILENO) != 0
+        let showProgress = !self.load.json && isatty(STDERR_FILENO) != 0
         let result = try await runner.run(progress: showProgress)
         for channel in channels { await channel.close() }
         let report = LoadReport(
             tool: "ova-bench",
             mode: plan.mode.rawValue,
             isIdle: plan.mode == .idle,
-            connections: self.connections,
+            connections: self.load.connections,
             concurrency: plan.concurrency,
             payload: plan.payload,
             rate: plan.rate,
             result: result
         )
-        print(self.json ? report.json() : report.text())
+        print(self.load.json ? report.json() : report.text())
         if result.failedToStart {
             throw ExitCode(Int32(StatusCode.unavailable.rawValue))
         }

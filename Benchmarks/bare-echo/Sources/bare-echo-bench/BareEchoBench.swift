@@ -1,6 +1,6 @@
 import ArgumentParser
+import BenchKit
 import Foundation
-import LoadReport
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -40,23 +40,8 @@ struct BareEchoBench: AsyncParsableCommand {
     @Option(help: "Call kind to drive: \(Mode.allCases.map(\.rawValue).joined(separator: ", ")).")
     var mode: Mode = .unary
 
-    @Option(help: "Number of TLS connections; workers are spread over them round-robin.")
-    var connections = 1
-
-    @Option(help: "Calls in flight in total.")
-    var concurrency = 1
-
-    @Option(help: "Seconds to measure (after the warm-up).")
-    var duration: Double = 10
-
-    @Option(help: "Stop after this many round trips; 0 = no limit.")
-    var requests = 0
-
-    @Option(help: "Payload bytes per message.")
-    var payload = 64
-
-    @Option(help: "Seconds of load before measuring starts.")
-    var warmup: Double = 1
+    @OptionGroup(title: "Load")
+    var load: LoadOptions
 
     @Flag(
         inversion: .prefixedNo,
@@ -74,17 +59,8 @@ struct BareEchoBench: AsyncParsableCommand {
     )
     var flushCoalescing = true
 
-    @Flag(help: "Print one JSON object instead of a report.")
-    var json = false
-
     func validate() throws {
         guard self.insecure else { throw ValidationError("--insecure is required (bare-echo-server's certificate is self-signed and generated at start)") }
-        guard self.connections >= 1, self.connections <= 10_000 else { throw ValidationError("--connections must be 1-10000") }
-        guard self.concurrency >= 1, self.concurrency <= 100_000 else { throw ValidationError("--concurrency must be 1-100000") }
-        guard self.duration > 0, self.duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
-        guard self.warmup >= 0, self.warmup <= 600 else { throw ValidationError("--warmup must be 0-600 seconds") }
-        guard self.payload >= 0, self.payload <= 4 << 20 else { throw ValidationError("--payload must be 0-4194304 bytes") }
-        guard self.requests >= 0 else { throw ValidationError("--requests must be >= 0") }
         _ = try self.hostAndPort()
     }
 
@@ -111,17 +87,17 @@ struct BareEchoBench: AsyncParsableCommand {
 
         let plan = LoadPlan(
             mode: self.mode,
-            concurrency: self.concurrency,
-            duration: self.duration,
-            warmup: self.warmup,
-            requestLimit: self.requests,
-            payload: self.payload,
+            concurrency: self.load.concurrency,
+            duration: self.load.duration,
+            warmup: self.load.warmup,
+            requestLimit: self.load.requests,
+            payload: self.load.payload,
             tasksOnEventLoops: self.tasksOnEventLoops
         )
         // Connect (TCP + TLS handshake) before the clock starts.
         var connections: [Connection] = []
         var startError: String?
-        for _ in 0..<self.connections {
+        for _ in 0..<self.load.connections {
             do {
                 connections.append(try await Connection.connect(group: group, host: host, port: port, sslContext: sslContext, flushCoalescing: self.flushCoalescing))
             } catch {
@@ -133,7 +109,7 @@ struct BareEchoBench: AsyncParsableCommand {
             result = LoadResult()
             result.failedToStart = true
         } else {
-            let showProgress = !self.json && isatty(STDERR_FILENO) != 0
+            let showProgress = !self.load.json && isatty(STDERR_FILENO) != 0
             result = await LoadRunner(plan: plan, connections: connections).run(progress: showProgress)
         }
         result.startError = startError
@@ -141,12 +117,12 @@ struct BareEchoBench: AsyncParsableCommand {
         let report = LoadReport(
             tool: "bare-echo-bench",
             mode: plan.mode.rawValue,
-            connections: self.connections,
+            connections: self.load.connections,
             concurrency: plan.concurrency,
             payload: plan.payload,
             result: result
         )
-        print(self.json ? report.json() : report.text())
+        print(self.load.json ? report.json() : report.text())
         if result.failedToStart {
             throw ExitCode(14)  // UNAVAILABLE, as ova-bench
         }

@@ -1,6 +1,6 @@
+import BenchKit
 import Foundation
 import Histogram
-import LoadReport
 import NIOCore
 import NIOSSL
 import Synchronization

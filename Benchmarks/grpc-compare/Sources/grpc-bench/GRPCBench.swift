@@ -1,9 +1,9 @@
 import ArgumentParser
+import BenchKit
 import EchoProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
-import LoadReport
 import NIOCore
 import NIOPosix
 
@@ -52,26 +52,11 @@ struct GRPCBench: AsyncParsableCommand {
     @Option(help: "Call kind to drive: \(Mode.allCases.map(\.rawValue).joined(separator: ", ")).")
     var mode: Mode = .unary
 
-    @Option(help: "Number of TLS connections (one GRPCClient each); calls are spread over them round-robin.")
-    var connections = 1
-
-    @Option(help: "Calls (or streams) in flight in total.")
-    var concurrency = 1
-
-    @Option(help: "Seconds to measure (after the warm-up).")
-    var duration: Double = 10
-
-    @Option(help: "Stop after this many calls (unary) or messages (streams); 0 = no limit.")
-    var requests = 0
-
-    @Option(help: "Payload bytes per message.")
-    var payload = 64
+    @OptionGroup(title: "Load")
+    var load: LoadOptions
 
     @Option(help: "Open loop: unary calls started per second in total (0 = closed loop).")
     var rate: Double = 0
-
-    @Option(help: "Seconds of load before measuring starts.")
-    var warmup: Double = 1
 
     enum Executor: String, ExpressibleByArgument, CaseIterable, Sendable {
         case auto, nio, `default`
@@ -86,16 +71,7 @@ struct GRPCBench: AsyncParsableCommand {
         """)
     var executor: Executor = .auto
 
-    @Flag(help: "Print one JSON object instead of a report.")
-    var json = false
-
     func validate() throws {
-        guard self.connections >= 1, self.connections <= 100_000 else { throw ValidationError("--connections must be 1-100000") }
-        guard self.concurrency >= 1, self.concurrency <= 100_000 else { throw ValidationError("--concurrency must be 1-100000") }
-        guard self.duration > 0, self.duration <= 3600 else { throw ValidationError("--duration must be in (0, 3600] seconds") }
-        guard self.warmup >= 0, self.warmup <= 600 else { throw ValidationError("--warmup must be 0-600 seconds") }
-        guard self.payload >= 0, self.payload <= 4 << 20 else { throw ValidationError("--payload must be 0-4194304 bytes") }
-        guard self.requests >= 0 else { throw ValidationError("--requests must be >= 0") }
         guard self.rate >= 0 else { throw ValidationError("--rate must be >= 0") }
         if self.rate > 0 && self.mode != .unary { throw ValidationError("--rate applies to --mode unary") }
         if self.insecure && self.ca != nil { throw ValidationError("--insecure and --ca are mutually exclusive") }
@@ -137,19 +113,19 @@ struct GRPCBench: AsyncParsableCommand {
             : ResolvableTargets.DNS.dns(host: host, port: port)
 
         // One GRPCClient (and so one HTTP/2 connection) per --connections.
-        let clients = try (0..<self.connections).map { _ in
+        let clients = try (0..<self.load.connections).map { _ in
             GRPCClient(transport: try HTTP2ClientTransport.Posix(target: target, transportSecurity: security, config: .defaults))
         }
         let plan = LoadPlan(
             mode: self.mode,
-            concurrency: self.concurrency,
-            duration: self.duration,
-            warmup: self.mode == .idle ? 0 : self.warmup,
-            requestLimit: self.requests,
-            payload: self.payload,
+            concurrency: self.load.concurrency,
+            duration: self.load.duration,
+            warmup: self.mode == .idle ? 0 : self.load.warmup,
+            requestLimit: self.load.requests,
+            payload: self.load.payload,
             rate: self.rate
         )
-        let showProgress = !self.json && isatty(STDERR_FILENO) != 0
+        let showProgress = !self.load.json && isatty(STDERR_FILENO) != 0
         let result = await withTaskGroup(of: Void.self, returning: LoadResult.self) { group in
             for client in clients {
                 group.addTask { try? await client.runConnections() }
@@ -163,13 +139,13 @@ struct GRPCBench: AsyncParsableCommand {
             tool: "grpc-bench",
             mode: plan.mode.rawValue,
             isIdle: plan.mode == .idle,
-            connections: self.connections,
+            connections: self.load.connections,
             concurrency: plan.concurrency,
             payload: plan.payload,
             rate: plan.rate,
             result: result
         )
-        print(self.json ? report.json() : report.text())
+        print(self.load.json ? report.json() : report.text())
         if result.failedToStart {
             throw ExitCode(14)  // UNAVAILABLE, as ova-bench
         }

@@ -1,9 +1,9 @@
+import BenchKit
 import EchoProto
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Histogram
-import LoadReport
 import Synchronization
 
 typealias EchoClient = Ova_V1_Echo.Client<HTTP2ClientTransport.Posix>
