@@ -36,3 +36,16 @@ public struct LoadOptions: ParsableArguments {
         guard self.requests >= 0 else { throw ValidationError("--requests must be >= 0") }
     }
 }
+
+/// Splits a `--addr` value: `host:port`, `[ipv6]:port`, or `:port` (127.0.0.1). The benchmark
+/// packages' tools use it; ova-bench has the same rules from `RPCChannel.Configuration`.
+public func parseLoadTarget(_ addr: String) throws -> (host: String, port: Int) {
+    guard let colon = addr.lastIndex(of: ":"), let port = Int(addr[addr.index(after: colon)...]),
+          (1...65535).contains(port)
+    else {
+        throw ValidationError("--addr \(addr): expected host:port")
+    }
+    var host = String(addr[..<colon])
+    if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return (host.isEmpty ? "127.0.0.1" : host, port)
+}

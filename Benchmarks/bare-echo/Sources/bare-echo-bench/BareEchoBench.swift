@@ -61,24 +61,14 @@ struct BareEchoBench: AsyncParsableCommand {
 
     func validate() throws {
         guard self.insecure else { throw ValidationError("--insecure is required (bare-echo-server's certificate is self-signed and generated at start)") }
-        _ = try self.hostAndPort()
-    }
-
-    func hostAndPort() throws -> (String, Int) {
-        guard let colon = self.addr.lastIndex(of: ":"), let port = Int(self.addr[self.addr.index(after: colon)...]),
-              (1...65535).contains(port)
-        else {
-            throw ValidationError("--addr \(self.addr): expected host:port")
-        }
-        let host = String(self.addr[..<colon])
-        return (host.isEmpty ? "127.0.0.1" : host, port)
+        _ = try parseLoadTarget(self.addr)
     }
 
     func run() async throws {
         if self.tasksOnEventLoops, !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
             throw ValidationError("could not install NIO as the global executor")
         }
-        let (host, port) = try self.hostAndPort()
+        let (host, port) = try parseLoadTarget(self.addr)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv13
         tls.certificateVerification = .none

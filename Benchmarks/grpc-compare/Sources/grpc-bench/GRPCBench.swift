@@ -75,17 +75,7 @@ struct GRPCBench: AsyncParsableCommand {
         guard self.rate >= 0 else { throw ValidationError("--rate must be >= 0") }
         if self.rate > 0 && self.mode != .unary { throw ValidationError("--rate applies to --mode unary") }
         if self.insecure && self.ca != nil { throw ValidationError("--insecure and --ca are mutually exclusive") }
-        _ = try self.hostAndPort()
-    }
-
-    func hostAndPort() throws -> (String, Int) {
-        guard let colon = self.addr.lastIndex(of: ":"), let port = Int(self.addr[self.addr.index(after: colon)...]),
-              (1...65535).contains(port)
-        else {
-            throw ValidationError("--addr \(self.addr): expected host:port")
-        }
-        let host = String(self.addr[..<colon])
-        return (host.isEmpty ? "127.0.0.1" : host, port)
+        _ = try parseLoadTarget(self.addr)
     }
 
     func run() async throws {
@@ -95,7 +85,7 @@ struct GRPCBench: AsyncParsableCommand {
         if useNIO, !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
             throw ValidationError("could not install NIO as the global executor")
         }
-        let (host, port) = try self.hostAndPort()
+        let (host, port) = try parseLoadTarget(self.addr)
         let security: HTTP2ClientTransport.Posix.TransportSecurity
         if self.insecure {
             security = .tls { $0.serverCertificateVerification = .noVerification }
