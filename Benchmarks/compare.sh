@@ -117,6 +117,10 @@ build_package() {
     SIDE_OK[$side]=1
     if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
         log "building $(basename "$dir") in release (the first build takes minutes); log: $WORK/build-$side.log"
+        # SwiftPM keeps the root package's source lists from its last manifest load, so a file
+        # added to BenchKit (a path dependency) would be missing from the build; touching the
+        # manifest makes it load the package graph again.
+        touch "$dir/Package.swift"
         if ! (cd "$dir" && swift build -c release) >"$WORK/build-$side.log" 2>&1; then
             SIDE_OK[$side]=0
             SIDE_WHY[$side]="release build failed (see $WORK/build-$side.log: $(grep -m1 'error:' "$WORK/build-$side.log" | cut -c1-160))"

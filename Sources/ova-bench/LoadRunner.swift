@@ -3,29 +3,6 @@ import Foundation
 import Histogram
 import OvaProto
 import OvaRPC
-import Synchronization
-
-/// Monotonic nanoseconds.
-@inline(__always)
-func nowNanos() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}
-
-/// Totals shared by the workers (and read by the progress line).
-final class Counters: Sendable {
-    let calls = Atomic<Int>(0)
-    let messages = Atomic<Int>(0)
-    let bytes = Atomic<Int>(0)
-    let tickets = Atomic<Int>(0)
-    let errors = Mutex<[String: Int]>([:])
-
-    func recordError(_ error: any Error) {
-        let name = (error as? RPCError)?.code.name ?? "CLIENT_ERROR"
-        self.errors.withLock { $0[name, default: 0] += 1 }
-    }
-}
 
 /// Runs the workers of a ``LoadPlan`` against some channels.
 struct LoadRunner: Sendable {
@@ -35,7 +12,7 @@ struct LoadRunner: Sendable {
     private var measureStart: UInt64 { self.startedAt + UInt64(self.plan.warmup * 1e9) }
     private var end: UInt64 { self.measureStart + UInt64(self.plan.duration * 1e9) }
     private let startedAt: UInt64
-    private let counters = Counters()
+    private let counters = LoadCounters()
 
     init(plan: LoadPlan, channels: [RPCChannel]) {
         self.plan = plan
@@ -67,7 +44,7 @@ struct LoadRunner: Sendable {
             result.startError = startError
             return result
         }
-        let runner = LoadRunner(copying: self, startedAt: nowNanos())
+        let runner = LoadRunner(copying: self, startedAt: monotonicNanos())
         return await runner.measure(progress: progress, held: held)
     }
 
@@ -76,12 +53,15 @@ struct LoadRunner: Sendable {
         var result = LoadResult()
         await withTaskGroup(of: Histogram<UInt64>?.self) { group in
             if progress {
-                group.addTask { await self.printProgress(); return nil }
+                group.addTask {
+                    await self.counters.showProgress(measureStart: self.measureStart, end: self.end) { !self.limitReached() }
+                    return nil
+                }
             }
             if self.plan.mode == .idle {
                 group.addTask {
                     let until = self.end
-                    while nowNanos() < until {
+                    while monotonicNanos() < until {
                         try? await Task.sleep(for: .milliseconds(100))
                     }
                     return nil
@@ -96,14 +76,9 @@ struct LoadRunner: Sendable {
             }
         }
         if progress {
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            LoadCounters.clearProgressLine()
         }
-        let finished = min(nowNanos(), self.end)
-        result.seconds = Double(finished > self.measureStart ? finished - self.measureStart : 0) / 1e9
-        result.calls = self.counters.calls.load(ordering: .relaxed)
-        result.messages = self.counters.messages.load(ordering: .relaxed)
-        result.bytes = self.counters.bytes.load(ordering: .relaxed)
-        result.errors = self.counters.errors.withLock { $0 }
+        self.counters.fill(&result, measuredFrom: self.measureStart, until: self.end)
         result.held = held
         return result
     }
@@ -117,13 +92,13 @@ struct LoadRunner: Sendable {
     }
 
     private var running: Bool {
-        nowNanos() < self.end && !self.limitReached()
+        monotonicNanos() < self.end && !self.limitReached()
     }
 
     /// Counts a completed call or message if it completed inside the measured window.
     @inline(__always)
     private func record(started: UInt64, calls: Int, messages: Int, bytes: Int, into histogram: inout Histogram<UInt64>?) {
-        let now = nowNanos()
+        let now = monotonicNanos()
         guard now >= self.measureStart, now <= self.end else { return }
         if calls > 0 { self.counters.calls.add(calls, ordering: .relaxed) }
         if messages > 0 { self.counters.messages.add(messages, ordering: .relaxed) }
@@ -155,7 +130,7 @@ struct LoadRunner: Sendable {
                     return histogram
                 }
             } catch {
-                if nowNanos() < self.end { self.counters.recordError(error) }
+                if monotonicNanos() < self.end { self.counters.recordError((error as? RPCError)?.code.name ?? "CLIENT_ERROR") }
                 // Do not spin on a dead server.
                 try? await Task.sleep(for: .milliseconds(2))
             }
@@ -164,7 +139,7 @@ struct LoadRunner: Sendable {
     }
 
     private func unary(_ client: EchoClient, _ request: EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
-        var started = nowNanos()
+        var started = monotonicNanos()
         if self.plan.rate > 0 {
             // Open loop: the call's start is fixed by the schedule, not by when a slot freed up.
             let ticket = self.counters.tickets.add(1, ordering: .relaxed).oldValue
@@ -221,7 +196,7 @@ struct LoadRunner: Sendable {
             var local = histogram
             var iterator = responses.makeAsyncIterator()
             while self.running {
-                let started = nowNanos()
+                let started = monotonicNanos()
                 try await writer.write(request)
                 guard try await iterator.next() != nil else { break }
                 self.record(started: started, calls: 0, messages: 1, bytes: payload, into: &local)
@@ -239,17 +214,17 @@ struct LoadRunner: Sendable {
         let local = try await client.bidi { writer, responses in
             var local = histogram
             var iterator = responses.makeAsyncIterator()
-            let streamStart = nowNanos()
+            let streamStart = monotonicNanos()
             var index = 0
             while self.running {
                 if realtime {
                     let due = streamStart + UInt64(index) * 100_000_000
-                    let now = nowNanos()
+                    let now = monotonicNanos()
                     if due > now { try await Task.sleep(for: .nanoseconds(Int64(due - now))) }
                 }
                 var chunk = EchoRequest()
                 chunk.payload = audio.chunks[index % audio.chunks.count]
-                let started = nowNanos()
+                let started = monotonicNanos()
                 try await writer.write(chunk)
                 guard try await iterator.next() != nil else { break }
                 self.record(started: started, calls: 0, messages: 1, bytes: chunk.payload.count, into: &local)
@@ -260,28 +235,5 @@ struct LoadRunner: Sendable {
             return local
         }
         histogram = local
-    }
-
-    private func printProgress() async {
-        var lastCalls = 0
-        var lastMessages = 0
-        var lastTime = nowNanos()
-        while nowNanos() < self.end && !self.limitReached() {
-            try? await Task.sleep(for: .seconds(1))
-            let now = nowNanos()
-            let calls = self.counters.calls.load(ordering: .relaxed)
-            let messages = self.counters.messages.load(ordering: .relaxed)
-            let seconds = Double(now - lastTime) / 1e9
-            let phase = now < self.measureStart ? "warm-up" : String(format: "%5.1fs", Double(now - self.measureStart) / 1e9)
-            let errors = self.counters.errors.withLock { $0.values.reduce(0, +) }
-            let line = String(
-                format: "\r\u{1B}[K[%@] %.0f calls/s  %.0f msg/s  errors %d",
-                phase, Double(calls - lastCalls) / seconds, Double(messages - lastMessages) / seconds, errors
-            )
-            FileHandle.standardError.write(Data(line.utf8))
-            lastCalls = calls
-            lastMessages = messages
-            lastTime = now
-        }
     }
 }

@@ -3,15 +3,6 @@ import Foundation
 import Histogram
 import NIOCore
 import NIOSSL
-import Synchronization
-
-/// Monotonic nanoseconds.
-@inline(__always)
-func nowNanos() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}
 
 /// What one bare-echo-bench run does.
 struct LoadPlan: Sendable {
@@ -25,27 +16,6 @@ struct LoadPlan: Sendable {
     let tasksOnEventLoops: Bool
 }
 
-/// Totals shared by the workers (and read by the progress line).
-final class Counters: Sendable {
-    let calls = Atomic<Int>(0)
-    let messages = Atomic<Int>(0)
-    let bytes = Atomic<Int>(0)
-    let errors = Mutex<[String: Int]>([:])
-
-    func recordError(_ name: String, count: Int = 1) {
-        self.errors.withLock { $0[name, default: 0] += count }
-    }
-
-    static func name(of error: any Error) -> String {
-        switch error {
-        case is ConnectionClosed: "CONNECTION_CLOSED"
-        case is UnexpectedReply: "UNEXPECTED_REPLY"
-        case is NIOSSLError: "TLS_ERROR"
-        default: "CLIENT_ERROR"
-        }
-    }
-}
-
 /// Closed loop, as ova-bench's LoadRunner: `concurrency` worker tasks, spread round-robin over
 /// the connections, each sending one call and awaiting its reply before sending the next.
 /// Only completions inside [warm-up end, warm-up end + duration] are counted.
@@ -53,7 +23,7 @@ struct LoadRunner: Sendable {
     let plan: LoadPlan
     let connections: [Connection]
     private let startedAt: UInt64
-    private let counters = Counters()
+    private let counters = LoadCounters()
 
     /// After the measured window ends, workers get this long before their connections are closed.
     private static let graceNanos: UInt64 = 5_000_000_000
@@ -64,7 +34,7 @@ struct LoadRunner: Sendable {
     init(plan: LoadPlan, connections: [Connection]) {
         self.plan = plan
         self.connections = connections
-        self.startedAt = nowNanos()
+        self.startedAt = monotonicNanos()
     }
 
     private enum Outcome: Sendable {
@@ -77,13 +47,16 @@ struct LoadRunner: Sendable {
         var result = LoadResult()
         await withTaskGroup(of: Outcome.self) { group in
             if progress {
-                group.addTask { await self.printProgress(); return .progress }
+                group.addTask {
+                    await self.counters.showProgress(measureStart: self.measureStart, end: self.end) { !self.limitReached() }
+                    return .progress
+                }
             }
             // Bound every run in time even if the server stops answering: closing the
             // connections fails the calls still waiting.
             group.addTask {
                 let deadline = self.end + Self.graceNanos
-                while !Task.isCancelled, nowNanos() < deadline {
+                while !Task.isCancelled, monotonicNanos() < deadline {
                     try? await Task.sleep(for: .milliseconds(250))
                 }
                 if !Task.isCancelled {
@@ -111,14 +84,9 @@ struct LoadRunner: Sendable {
             }
         }
         if progress {
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            LoadCounters.clearProgressLine()
         }
-        let finished = min(nowNanos(), self.end)
-        result.seconds = Double(finished > self.measureStart ? finished - self.measureStart : 0) / 1e9
-        result.calls = self.counters.calls.load(ordering: .relaxed)
-        result.messages = self.counters.messages.load(ordering: .relaxed)
-        result.bytes = self.counters.bytes.load(ordering: .relaxed)
-        result.errors = self.counters.errors.withLock { $0 }
+        self.counters.fill(&result, measuredFrom: self.measureStart, until: self.end)
         return result
     }
 
@@ -128,7 +96,7 @@ struct LoadRunner: Sendable {
     }
 
     private var running: Bool {
-        nowNanos() < self.end && !self.limitReached()
+        monotonicNanos() < self.end && !self.limitReached()
     }
 
     /// One worker. `unary` counts each round trip as a call and a message; `bidi` (one logical
@@ -139,38 +107,32 @@ struct LoadRunner: Sendable {
         let request = ByteBuffer(repeating: 0x61, count: self.plan.payload)
         let calls = self.plan.mode == .unary ? 1 : 0
         while self.running {
-            let started = nowNanos()
+            let started = monotonicNanos()
             do {
                 let reply = try await connection.call(request)
                 guard reply.readableBytes == request.readableBytes else { throw UnexpectedReply() }
-                let now = nowNanos()
+                let now = monotonicNanos()
                 guard now >= self.measureStart, now <= self.end else { continue }
                 if calls > 0 { self.counters.calls.add(calls, ordering: .relaxed) }
                 self.counters.messages.add(1, ordering: .relaxed)
                 self.counters.bytes.add(reply.readableBytes, ordering: .relaxed)
                 _ = histogram.record(max(1, (now &- started) / 1_000))
             } catch {
-                if nowNanos() < self.end { self.counters.recordError(Counters.name(of: error)) }
+                if monotonicNanos() < self.end { self.counters.recordError(errorName(error)) }
                 // Do not spin on a dead connection.
                 try? await Task.sleep(for: .milliseconds(2))
             }
         }
         return histogram
     }
+}
 
-    private func printProgress() async {
-        var lastMessages = 0
-        var lastTime = nowNanos()
-        while !Task.isCancelled, nowNanos() < self.end, !self.limitReached() {
-            try? await Task.sleep(for: .seconds(1))
-            let now = nowNanos()
-            let messages = self.counters.messages.load(ordering: .relaxed)
-            let phase = now < self.measureStart ? "warm-up" : String(format: "%5.1fs", Double(now - self.measureStart) / 1e9)
-            let errors = self.counters.errors.withLock { $0.values.reduce(0, +) }
-            let line = String(format: "\r\u{1B}[K[%@] %.0f msg/s  errors %d", phase, Double(messages - lastMessages) / (Double(now - lastTime) / 1e9), errors)
-            FileHandle.standardError.write(Data(line.utf8))
-            lastMessages = messages
-            lastTime = now
-        }
+/// The name a failed call is counted under.
+func errorName(_ error: any Error) -> String {
+    switch error {
+    case is ConnectionClosed: "CONNECTION_CLOSED"
+    case is UnexpectedReply: "UNEXPECTED_REPLY"
+    case is NIOSSLError: "TLS_ERROR"
+    default: "CLIENT_ERROR"
     }
 }

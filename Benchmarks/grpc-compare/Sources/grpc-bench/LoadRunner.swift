@@ -8,14 +8,6 @@ import Synchronization
 
 typealias EchoClient = Ova_V1_Echo.Client<HTTP2ClientTransport.Posix>
 
-/// Monotonic nanoseconds.
-@inline(__always)
-func nowNanos() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}
-
 /// gRPC status names, as they appear in the "errors" object.
 func statusName(_ error: any Error) -> String {
     guard let error = error as? RPCError else { return "CLIENT_ERROR" }
@@ -26,20 +18,6 @@ func statusName(_ error: any Error) -> String {
     ]
     let code = error.code.rawValue
     return names.indices.contains(code) ? names[code] : "CODE_\(code)"
-}
-
-/// Totals shared by the workers (and read by the progress line).
-final class Counters: Sendable {
-    let calls = Atomic<Int>(0)
-    let messages = Atomic<Int>(0)
-    let bytes = Atomic<Int>(0)
-    let tickets = Atomic<Int>(0)
-    let errors = Mutex<[String: Int]>([:])
-
-    func recordError(_ error: any Error) {
-        let name = statusName(error)
-        self.errors.withLock { $0[name, default: 0] += 1 }
-    }
 }
 
 /// A worker's histogram handed between the concurrent halves of a bidi call.
@@ -62,7 +40,7 @@ struct LoadRunner: Sendable {
     private var measureStart: UInt64 { self.startedAt + UInt64(self.plan.warmup * 1e9) }
     private var end: UInt64 { self.measureStart + UInt64(self.plan.duration * 1e9) }
     private let startedAt: UInt64
-    private let counters = Counters()
+    private let counters = LoadCounters()
 
     init(plan: LoadPlan, clients: [EchoClient]) {
         self.plan = plan
@@ -86,7 +64,7 @@ struct LoadRunner: Sendable {
             result.startError = startError
             return result
         }
-        let runner = LoadRunner(copying: self, startedAt: nowNanos())
+        let runner = LoadRunner(copying: self, startedAt: monotonicNanos())
         return await runner.measure(progress: progress, held: held)
     }
 
@@ -139,19 +117,22 @@ struct LoadRunner: Sendable {
         var result = LoadResult()
         await withTaskGroup(of: Outcome.self) { group in
             if progress {
-                group.addTask { await self.printProgress(); return .progress }
+                group.addTask {
+                    await self.counters.showProgress(measureStart: self.measureStart, end: self.end) { !self.limitReached() }
+                    return .progress
+                }
             }
             // Bound every run in time even if the server stops answering.
             group.addTask {
                 let deadline = self.end + Self.graceNanos
-                while !Task.isCancelled, nowNanos() < deadline {
+                while !Task.isCancelled, monotonicNanos() < deadline {
                     try? await Task.sleep(for: .milliseconds(250))
                 }
                 return .watchdog
             }
             if self.plan.mode == .idle {
                 group.addTask {
-                    while !Task.isCancelled, nowNanos() < self.end {
+                    while !Task.isCancelled, monotonicNanos() < self.end {
                         try? await Task.sleep(for: .milliseconds(100))
                     }
                     return .worker(nil)
@@ -171,7 +152,7 @@ struct LoadRunner: Sendable {
                     if remaining == 0 { group.cancelAll() }
                 case .watchdog:
                     if remaining > 0 {
-                        self.counters.errors.withLock { $0["CLIENT_TIMEOUT", default: 0] += remaining }
+                        self.counters.recordError("CLIENT_TIMEOUT", count: remaining)
                         group.cancelAll()
                     }
                 case .progress:
@@ -180,14 +161,9 @@ struct LoadRunner: Sendable {
             }
         }
         if progress {
-            FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
+            LoadCounters.clearProgressLine()
         }
-        let finished = min(nowNanos(), self.end)
-        result.seconds = Double(finished > self.measureStart ? finished - self.measureStart : 0) / 1e9
-        result.calls = self.counters.calls.load(ordering: .relaxed)
-        result.messages = self.counters.messages.load(ordering: .relaxed)
-        result.bytes = self.counters.bytes.load(ordering: .relaxed)
-        result.errors = self.counters.errors.withLock { $0 }
+        self.counters.fill(&result, measuredFrom: self.measureStart, until: self.end)
         result.held = held
         return result
     }
@@ -201,13 +177,13 @@ struct LoadRunner: Sendable {
     }
 
     private var running: Bool {
-        nowNanos() < self.end && !self.limitReached() && !Task.isCancelled
+        monotonicNanos() < self.end && !self.limitReached() && !Task.isCancelled
     }
 
     /// Counts a completed call or message if it completed inside the measured window.
     @inline(__always)
     private func record(started: UInt64, calls: Int, messages: Int, bytes: Int, into histogram: inout Histogram<UInt64>?) {
-        let now = nowNanos()
+        let now = monotonicNanos()
         guard now >= self.measureStart, now <= self.end else { return }
         if calls > 0 { self.counters.calls.add(calls, ordering: .relaxed) }
         if messages > 0 { self.counters.messages.add(messages, ordering: .relaxed) }
@@ -236,7 +212,7 @@ struct LoadRunner: Sendable {
                     return histogram
                 }
             } catch {
-                if nowNanos() < self.end && !Task.isCancelled { self.counters.recordError(error) }
+                if monotonicNanos() < self.end && !Task.isCancelled { self.counters.recordError(statusName(error)) }
                 // Do not spin on a dead server.
                 try? await Task.sleep(for: .milliseconds(2))
             }
@@ -245,7 +221,7 @@ struct LoadRunner: Sendable {
     }
 
     private func unary(_ client: EchoClient, _ request: Ova_V1_EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
-        var started = nowNanos()
+        var started = monotonicNanos()
         if self.plan.rate > 0 {
             // Open loop: the call's start is fixed by the schedule, not by when a slot freed up.
             let ticket = self.counters.tickets.add(1, ordering: .relaxed).oldValue
@@ -305,7 +281,7 @@ struct LoadRunner: Sendable {
             var iterator = arrivals.makeAsyncIterator()
             defer { result.value.withLock { $0 = local } }
             while self.running {
-                let started = nowNanos()
+                let started = monotonicNanos()
                 try await writer.write(request)
                 guard await iterator.next() != nil else { break }
                 self.record(started: started, calls: 0, messages: 1, bytes: payload, into: &local)
@@ -317,29 +293,6 @@ struct LoadRunner: Sendable {
             for try await _ in response.messages {
                 arrived.yield()
             }
-        }
-    }
-
-    private func printProgress() async {
-        var lastCalls = 0
-        var lastMessages = 0
-        var lastTime = nowNanos()
-        while nowNanos() < self.end && !self.limitReached() && !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
-            let now = nowNanos()
-            let calls = self.counters.calls.load(ordering: .relaxed)
-            let messages = self.counters.messages.load(ordering: .relaxed)
-            let seconds = Double(now - lastTime) / 1e9
-            let phase = now < self.measureStart ? "warm-up" : String(format: "%5.1fs", Double(now - self.measureStart) / 1e9)
-            let errors = self.counters.errors.withLock { $0.values.reduce(0, +) }
-            let line = String(
-                format: "\r\u{1B}[K[%@] %.0f calls/s  %.0f msg/s  errors %d",
-                phase, Double(calls - lastCalls) / seconds, Double(messages - lastMessages) / seconds, errors
-            )
-            FileHandle.standardError.write(Data(line.utf8))
-            lastCalls = calls
-            lastMessages = messages
-            lastTime = now
         }
     }
 }
