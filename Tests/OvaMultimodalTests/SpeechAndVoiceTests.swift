@@ -207,6 +207,7 @@ struct SpeechAndVoiceTests {
             // The first answer stalls after one sentence until the gate opens; the interruption
             // comes before that. The interrupting speech is itself a question, answered in turn 2.
             let gate = Gate()
+            let abandoned = Gate()
             upstream.route("/v1/chat/completions", [SSE.head, SSE.token("Let me tell you a very long story. "), .wait(gate), SSE.token("The end."), SSE.stop, SSE.done, .end])
             let (pcm, rate, _) = try await synthesize("good morning", channel: channel, options: root)
             let events = try await converse(pcm, sampleRate: rate, phrases: ["hello world", "good morning"], channel: channel, options: root) {
@@ -218,6 +219,9 @@ struct SpeechAndVoiceTests {
                     try await requests.write(audio)
                 }
                 if event.interrupted != nil {
+                    // The gate stays shut until the abandoned request is gone, so the rest of the
+                    // first answer cannot reach the server before its abort does.
+                    if await upstream.waitForClientDisconnect("/v1/chat/completions") { abandoned.open() }
                     gate.open()
                     var end = VoiceRequest()
                     end.control = .endOfUtterance
@@ -231,7 +235,7 @@ struct SpeechAndVoiceTests {
             #expect(completed.first?.transcript == "good morning")
             #expect(upstream.requests("/v1/chat/completions").count == 2)
             // The interrupted answer's upstream request was abandoned, not read to the end.
-            #expect(await upstream.waitForClientDisconnect("/v1/chat/completions"))
+            #expect(abandoned.opened)
         }
     }
 }

@@ -15,7 +15,8 @@ public final class FakeHTTPServer: Sendable {
         case head(status: Int, headers: [(String, String)] = [])
         case body([UInt8])
         case sleep(Duration)
-        /// Waits until the gate opens (at most 5 s, so a broken test cannot hang forever).
+        /// Waits until the gate opens (at most 60 s, so a broken test cannot hang forever; a
+        /// shorter limit would let a slow, loaded run play past the gate and change the script).
         case wait(Gate)
         /// Runs a side effect, such as setting a flag the test checks.
         case run(@Sendable () -> Void)
@@ -217,7 +218,7 @@ public final class FakeHTTPServer: Sendable {
             case .sleep(let duration):
                 try await Task.sleep(for: duration)
             case .wait(let gate):
-                _ = await gate.wait(within: .seconds(5))
+                _ = await gate.wait(within: .seconds(60))
             case .run(let effect):
                 effect()
             case .end:
