@@ -165,23 +165,6 @@ public enum Naming {
         "while", "xor", "xor_eq",
     ]
 
-    /// protoc-c's `ToCamel`: `ova` → `Ova`, `foo_bar` → `FooBar`.
-    static func cCamel(_ piece: String) -> String {
-        var result = ""
-        var upperNext = true
-        for character in piece {
-            if character == "_" {
-                upperNext = true
-            } else if upperNext {
-                result += character.uppercased()
-                upperNext = false
-            } else {
-                result.append(character)
-            }
-        }
-        return result
-    }
-
     /// protoc-c's `CamelToLower`: `WhoAmIRequest` → `who_am_irequest`.
     static func cCamelToLower(_ piece: String) -> String {
         var result = ""
@@ -202,7 +185,8 @@ public enum Naming {
     /// The C struct/enum type: `ova.v1.EchoResponse.MetadataEntry` →
     /// `Ova__V1__EchoResponse__MetadataEntry`.
     public static func cTypeName(_ fullName: String) -> String {
-        fullName.split(separator: ".").map { Self.cCamel(String($0)) }.joined(separator: "__")
+        // protoc-c's `ToCamel` is the same rule as ours: `ova` → `Ova`, `foo_bar` → `FooBar`.
+        fullName.split(separator: ".").map { Self.upperCamelCase(String($0)) }.joined(separator: "__")
     }
 
     /// The C function prefix: `ova.v1.WhoAmIRequest` → `ova__v1__who_am_irequest`.
