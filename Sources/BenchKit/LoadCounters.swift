@@ -1,4 +1,5 @@
 import Foundation
+import Histogram
 import Synchronization
 
 /// Nanoseconds on the monotonic clock: the time base of every load tool's windows and latencies.
@@ -26,10 +27,38 @@ public final class LoadCounters: Sendable {
         self.errors.withLock { $0[name, default: 0] += count }
     }
 
-    /// Copies the totals into `result`, measured over [`start`, the earlier of now and `end`].
-    public func fill(_ result: inout LoadResult, measuredFrom start: UInt64, until end: UInt64) {
-        let finished = min(monotonicNanos(), end)
-        result.seconds = Double(finished > start ? finished - start : 0) / 1e9
+    /// Counts one completion (calls, messages, bytes) if it happens inside `window`, and its
+    /// latency since `started` into `histogram` (`started` 0: not timed).
+    @inlinable
+    public func record(in window: LoadWindow, started: UInt64 = 0, calls: Int = 0, messages: Int = 0, bytes: Int = 0, into histogram: inout Histogram<UInt64>?) {
+        let now = monotonicNanos()
+        guard window.measures(now) else { return }
+        if calls > 0 { self.calls.add(calls, ordering: .relaxed) }
+        if messages > 0 { self.messages.add(messages, ordering: .relaxed) }
+        if bytes > 0 { self.bytes.add(bytes, ordering: .relaxed) }
+        if started > 0 {
+            _ = histogram?.record(max(1, (now &- started) / 1_000))
+        }
+    }
+
+    /// Whether the run has counted `window.requestLimit` completions.
+    public func limitReached(_ window: LoadWindow) -> Bool {
+        guard window.requestLimit > 0 else { return false }
+        let done = window.limitCountsCalls ? self.calls.load(ordering: .relaxed) : self.messages.load(ordering: .relaxed)
+        return done >= window.requestLimit
+    }
+
+    /// Whether workers should go on: the window is not over, the limit not reached and the
+    /// task not cancelled.
+    public func running(_ window: LoadWindow) -> Bool {
+        monotonicNanos() < window.end && !self.limitReached(window) && !Task.isCancelled
+    }
+
+    /// Copies the totals into `result`, measured over [`window.measureStart`, the earlier of
+    /// now and `window.end`].
+    public func fill(_ result: inout LoadResult, over window: LoadWindow) {
+        let finished = min(monotonicNanos(), window.end)
+        result.seconds = Double(finished > window.measureStart ? finished - window.measureStart : 0) / 1e9
         result.calls = self.calls.load(ordering: .relaxed)
         result.messages = self.messages.load(ordering: .relaxed)
         result.bytes = self.bytes.load(ordering: .relaxed)
@@ -37,18 +66,18 @@ public final class LoadCounters: Sendable {
     }
 
     /// Rewrites one line on standard error every second (phase, calls/s, msg/s, errors) while
-    /// `running()` holds and the task is not cancelled, then clears it.
-    public func showProgress(measureStart: UInt64, end: UInt64, running: () -> Bool) async {
+    /// the run goes on (``running(_:)``).
+    public func showProgress(in window: LoadWindow) async {
         var lastCalls = 0
         var lastMessages = 0
         var lastTime = monotonicNanos()
-        while !Task.isCancelled, monotonicNanos() < end, running() {
+        while self.running(window) {
             try? await Task.sleep(for: .seconds(1))
             let now = monotonicNanos()
             let calls = self.calls.load(ordering: .relaxed)
             let messages = self.messages.load(ordering: .relaxed)
             let seconds = Double(now - lastTime) / 1e9
-            let phase = now < measureStart ? "warm-up" : String(format: "%5.1fs", Double(now - measureStart) / 1e9)
+            let phase = now < window.measureStart ? "warm-up" : String(format: "%5.1fs", Double(now - window.measureStart) / 1e9)
             let errors = self.errors.withLock { $0.values.reduce(0, +) }
             let line = String(
                 format: "\r\u{1B}[K[%@] %.0f calls/s  %.0f msg/s  errors %d",

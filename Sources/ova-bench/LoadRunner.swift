@@ -9,21 +9,23 @@ struct LoadRunner: Sendable {
     let plan: LoadPlan
     let channels: [RPCChannel]
 
-    private var measureStart: UInt64 { self.startedAt + UInt64(self.plan.warmup * 1e9) }
-    private var end: UInt64 { self.measureStart + UInt64(self.plan.duration * 1e9) }
-    private let startedAt: UInt64
+    private let window: LoadWindow
     private let counters = LoadCounters()
 
     init(plan: LoadPlan, channels: [RPCChannel]) {
         self.plan = plan
         self.channels = channels
-        self.startedAt = 0
+        self.window = Self.window(plan, startedAt: 0)
     }
 
     private init(copying other: LoadRunner, startedAt: UInt64) {
         self.plan = other.plan
         self.channels = other.channels
-        self.startedAt = startedAt
+        self.window = Self.window(other.plan, startedAt: startedAt)
+    }
+
+    private static func window(_ plan: LoadPlan, startedAt: UInt64) -> LoadWindow {
+        LoadWindow(startedAt: startedAt, warmup: plan.warmup, duration: plan.duration, requestLimit: plan.requestLimit, limitCountsCalls: plan.mode == .unary)
     }
 
     func run(progress: Bool) async throws -> LoadResult {
@@ -54,13 +56,13 @@ struct LoadRunner: Sendable {
         await withTaskGroup(of: Histogram<UInt64>?.self) { group in
             if progress {
                 group.addTask {
-                    await self.counters.showProgress(measureStart: self.measureStart, end: self.end) { !self.limitReached() }
+                    await self.counters.showProgress(in: self.window)
                     return nil
                 }
             }
             if self.plan.mode == .idle {
                 group.addTask {
-                    let until = self.end
+                    let until = self.window.end
                     while monotonicNanos() < until {
                         try? await Task.sleep(for: .milliseconds(100))
                     }
@@ -78,34 +80,21 @@ struct LoadRunner: Sendable {
         if progress {
             LoadCounters.clearProgressLine()
         }
-        self.counters.fill(&result, measuredFrom: self.measureStart, until: self.end)
+        self.counters.fill(&result, over: self.window)
         result.held = held
         return result
     }
 
     // MARK: - Workers
 
-    private func limitReached() -> Bool {
-        guard self.plan.requestLimit > 0 else { return false }
-        let done = self.plan.mode == .unary ? self.counters.calls.load(ordering: .relaxed) : self.counters.messages.load(ordering: .relaxed)
-        return done >= self.plan.requestLimit
-    }
-
     private var running: Bool {
-        monotonicNanos() < self.end && !self.limitReached()
+        self.counters.running(self.window)
     }
 
-    /// Counts a completed call or message if it completed inside the measured window.
+    /// Counts a completion inside the measured window (see ``LoadCounters/record(in:started:calls:messages:bytes:into:)``).
     @inline(__always)
     private func record(started: UInt64, calls: Int, messages: Int, bytes: Int, into histogram: inout Histogram<UInt64>?) {
-        let now = monotonicNanos()
-        guard now >= self.measureStart, now <= self.end else { return }
-        if calls > 0 { self.counters.calls.add(calls, ordering: .relaxed) }
-        if messages > 0 { self.counters.messages.add(messages, ordering: .relaxed) }
-        if bytes > 0 { self.counters.bytes.add(bytes, ordering: .relaxed) }
-        if started > 0 {
-            _ = histogram?.record(max(1, (now &- started) / 1_000))
-        }
+        self.counters.record(in: self.window, started: started, calls: calls, messages: messages, bytes: bytes, into: &histogram)
     }
 
     private func work(channel: RPCChannel) async -> Histogram<UInt64>? {
@@ -130,7 +119,7 @@ struct LoadRunner: Sendable {
                     return histogram
                 }
             } catch {
-                if monotonicNanos() < self.end { self.counters.recordError((error as? RPCError)?.code.name ?? "CLIENT_ERROR") }
+                if monotonicNanos() < self.window.end { self.counters.recordError((error as? RPCError)?.code.name ?? "CLIENT_ERROR") }
                 // Do not spin on a dead server.
                 try? await Task.sleep(for: .milliseconds(2))
             }
@@ -143,12 +132,12 @@ struct LoadRunner: Sendable {
         if self.plan.rate > 0 {
             // Open loop: the call's start is fixed by the schedule, not by when a slot freed up.
             let ticket = self.counters.tickets.add(1, ordering: .relaxed).oldValue
-            let intended = self.startedAt + UInt64(Double(ticket) / self.plan.rate * 1e9)
+            let intended = self.window.startedAt + UInt64(Double(ticket) / self.plan.rate * 1e9)
             if intended > started {
                 try await Task.sleep(for: .nanoseconds(Int64(intended - started)))
             }
             started = intended
-            guard intended < self.end else { return }
+            guard intended < self.window.end else { return }
         }
         let response = try await client.unary(request)
         self.record(started: started, calls: 1, messages: 1, bytes: response.payload.count, into: &histogram)

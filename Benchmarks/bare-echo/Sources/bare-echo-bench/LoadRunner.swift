@@ -22,23 +22,21 @@ struct LoadPlan: Sendable {
 struct LoadRunner: Sendable {
     let plan: LoadPlan
     let connections: [Connection]
-    private let startedAt: UInt64
+    /// The limit counts messages: a unary round trip is one call and one message.
+    private let window: LoadWindow
     private let counters = LoadCounters()
 
     /// After the measured window ends, workers get this long before their connections are closed.
     private static let graceNanos: UInt64 = 5_000_000_000
 
-    private var measureStart: UInt64 { self.startedAt + UInt64(self.plan.warmup * 1e9) }
-    private var end: UInt64 { self.measureStart + UInt64(self.plan.duration * 1e9) }
-
     init(plan: LoadPlan, connections: [Connection]) {
         self.plan = plan
         self.connections = connections
-        self.startedAt = monotonicNanos()
+        self.window = LoadWindow(startedAt: monotonicNanos(), warmup: plan.warmup, duration: plan.duration, requestLimit: plan.requestLimit)
     }
 
     private enum Outcome: Sendable {
-        case worker(Histogram<UInt64>)
+        case worker(Histogram<UInt64>?)
         case watchdog
         case progress
     }
@@ -48,14 +46,14 @@ struct LoadRunner: Sendable {
         await withTaskGroup(of: Outcome.self) { group in
             if progress {
                 group.addTask {
-                    await self.counters.showProgress(measureStart: self.measureStart, end: self.end) { !self.limitReached() }
+                    await self.counters.showProgress(in: self.window)
                     return .progress
                 }
             }
             // Bound every run in time even if the server stops answering: closing the
             // connections fails the calls still waiting.
             group.addTask {
-                let deadline = self.end + Self.graceNanos
+                let deadline = self.window.end + Self.graceNanos
                 while !Task.isCancelled, monotonicNanos() < deadline {
                     try? await Task.sleep(for: .milliseconds(250))
                 }
@@ -73,7 +71,7 @@ struct LoadRunner: Sendable {
             for await outcome in group {
                 switch outcome {
                 case .worker(let histogram):
-                    result.latency.add(histogram)
+                    if let histogram { result.latency.add(histogram) }
                     remaining -= 1
                     if remaining == 0 { group.cancelAll() }
                 case .watchdog:
@@ -86,39 +84,25 @@ struct LoadRunner: Sendable {
         if progress {
             LoadCounters.clearProgressLine()
         }
-        self.counters.fill(&result, measuredFrom: self.measureStart, until: self.end)
+        self.counters.fill(&result, over: self.window)
         return result
-    }
-
-    private func limitReached() -> Bool {
-        guard self.plan.requestLimit > 0 else { return false }
-        return self.counters.messages.load(ordering: .relaxed) >= self.plan.requestLimit
-    }
-
-    private var running: Bool {
-        monotonicNanos() < self.end && !self.limitReached()
     }
 
     /// One worker. `unary` counts each round trip as a call and a message; `bidi` (one logical
     /// ping-pong stream per worker, the same bytes on this wire) counts messages only, as
     /// ova-bench does for its bidi streams.
-    private func work(connection: Connection) async -> Histogram<UInt64> {
-        var histogram = LoadResult.makeLatencyHistogram()
+    private func work(connection: Connection) async -> Histogram<UInt64>? {
+        var histogram: Histogram<UInt64>? = LoadResult.makeLatencyHistogram()
         let request = ByteBuffer(repeating: 0x61, count: self.plan.payload)
         let calls = self.plan.mode == .unary ? 1 : 0
-        while self.running {
+        while self.counters.running(self.window) {
             let started = monotonicNanos()
             do {
                 let reply = try await connection.call(request)
                 guard reply.readableBytes == request.readableBytes else { throw UnexpectedReply() }
-                let now = monotonicNanos()
-                guard now >= self.measureStart, now <= self.end else { continue }
-                if calls > 0 { self.counters.calls.add(calls, ordering: .relaxed) }
-                self.counters.messages.add(1, ordering: .relaxed)
-                self.counters.bytes.add(reply.readableBytes, ordering: .relaxed)
-                _ = histogram.record(max(1, (now &- started) / 1_000))
+                self.counters.record(in: self.window, started: started, calls: calls, messages: 1, bytes: reply.readableBytes, into: &histogram)
             } catch {
-                if monotonicNanos() < self.end { self.counters.recordError(errorName(error)) }
+                if monotonicNanos() < self.window.end { self.counters.recordError(errorName(error)) }
                 // Do not spin on a dead connection.
                 try? await Task.sleep(for: .milliseconds(2))
             }
