@@ -1,13 +1,14 @@
 """Pieces shared by the sync and asyncio channels: TLS, deadlines, metadata, results."""
 from __future__ import annotations
 
+import collections
 import math
 import ssl
 import time
-from typing import Any, Iterable, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import wire
-from .protocol import StreamEnded
+from .protocol import MessageReceived, ResponseHeaders, StreamEnded
 from .status import OvaError, StatusCode, parse_error_details
 
 USER_AGENT = "ova-python/0.1"
@@ -77,3 +78,110 @@ def serialize(message: Any) -> bytes:
     if isinstance(message, (bytes, bytearray, memoryview)):
         return bytes(message)
     return message.SerializeToString()
+
+
+def deliver(calls: Dict[int, "CallCore"], event: object) -> bool:
+    """Queues a stream event on its call (forgetting the call at its end); False for the
+    connection's own events."""
+    if not isinstance(event, (MessageReceived, ResponseHeaders, StreamEnded)):
+        return False
+    call = calls.get(event.stream_id)
+    if call is not None:
+        call._events.append(event)
+        if isinstance(event, StreamEnded):
+            del calls[event.stream_id]
+    return True
+
+
+class CallCore:
+    """What the blocking and the asyncio call share: the queue of the stream's events, its end,
+    and reading them without waiting. The blocking call runs these with its connection's lock
+    held; each face supplies ``_flush`` (hand what the protocol queued to its I/O)."""
+
+    def __init__(self, conn: Any, sid: int, response_type: Any, deadline: Optional[float]) -> None:
+        self._conn = conn
+        self.stream_id = sid
+        self._response_type = response_type
+        self._deadline = deadline
+        self._events: Deque[object] = collections.deque()
+        self._initial_metadata: Optional[wire.Metadata] = None
+        self._end: Optional[StreamEnded] = None
+
+    def _flush(self) -> None:
+        raise NotImplementedError
+
+    def _finish_locally(self, code: StatusCode, message: str) -> None:
+        """Ends the call on this side (RESET sent), with ``code`` as its status."""
+        self._conn.proto.reset(self.stream_id)
+        self._conn.calls.pop(self.stream_id, None)
+        self._events.clear()
+        self._end = StreamEnded(self.stream_id, code, message)
+        self._flush()
+
+    def _take_event(self) -> Tuple[bool, Optional[MessageReceived]]:
+        """(True, message) for the next response; (True, None) once the call is over and nothing
+        is left; (False, None) when the caller must wait for more."""
+        while self._events:
+            event = self._events.popleft()
+            if isinstance(event, ResponseHeaders):
+                self._initial_metadata = event.metadata
+                continue
+            if isinstance(event, StreamEnded):
+                self._end = event
+                self._conn.proto.release(self.stream_id)
+                self._flush()
+                if self._initial_metadata is None:
+                    self._initial_metadata = []
+                return True, None
+            assert isinstance(event, MessageReceived)
+            return True, event
+        return self._end is not None, None
+
+    def _consume(self, event: Optional[MessageReceived]) -> bool:
+        """Returns the credit of a received response (True); False at an OK end; raises the
+        call's error at any other end."""
+        if event is None:
+            assert self._end is not None
+            if self._end.code != StatusCode.OK:
+                raise error_from(self._end)
+            return False
+        if self._initial_metadata is None:
+            self._initial_metadata = []
+        self._conn.proto.consumed(self.stream_id, event.credit)
+        self._flush()
+        return True
+
+    def _settle_initial_metadata(self) -> bool:
+        """Decides the response HEADERS' metadata if what has arrived allows; True once decided."""
+        if self._initial_metadata is not None:
+            return True
+        if self._events:
+            first = self._events[0]
+            # HEADERS come first or not at all (a late one is ignored, section 6.2).
+            if isinstance(first, ResponseHeaders):
+                self._initial_metadata = first.metadata
+                self._events.popleft()
+            else:
+                self._initial_metadata = []
+            return True
+        if self._end is not None:
+            self._initial_metadata = []
+            return True
+        return False
+
+    @staticmethod
+    def _single(response: Any, extra: Any) -> Any:
+        """The one response of a unary or client-streaming call, given the first two reads."""
+        if response is None:
+            raise OvaError(StatusCode.INTERNAL, "the server ended the call without a response")
+        if extra is not None:
+            raise OvaError(StatusCode.INTERNAL, "the server sent more than one response")
+        return response
+
+    @property
+    def code(self) -> Optional[StatusCode]:
+        return None if self._end is None else StatusCode.decode(self._end.code)
+
+    @property
+    def trailing_metadata(self) -> wire.Metadata:
+        return [] if self._end is None else self._end.metadata

@@ -2,20 +2,17 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import os
 import ssl
 import time
-from typing import Any, AsyncIterable, AsyncIterator, Deque, Dict, Iterable, List, Optional, Union
+from typing import Any, AsyncIterable, AsyncIterator, Dict, Iterable, List, Optional, Union
 
 from . import wire
 from ._common import (
-    USER_AGENT, MetadataLike, deadline_from, error_from, make_ssl_context, normalize_metadata, parse,
+    USER_AGENT, CallCore, MetadataLike, deadline_from, deliver, make_ssl_context, normalize_metadata, parse,
     serialize, timeout_us,
 )
-from .protocol import (
-    ClientProtocol, ConnectionClosed, MessageReceived, PingAcked, ResponseHeaders, StreamEnded,
-)
+from .protocol import ClientProtocol, ConnectionClosed, PingAcked
 from .status import OvaError, StatusCode
 
 
@@ -109,13 +106,9 @@ class _AsyncConnection:
 
     def _dispatch(self, events: List[object]) -> None:
         for ev in events:
-            if isinstance(ev, (MessageReceived, ResponseHeaders, StreamEnded)):
-                call = self.calls.get(ev.stream_id)
-                if call is not None:
-                    call._events.append(ev)
-                    if isinstance(ev, StreamEnded):
-                        del self.calls[ev.stream_id]
-            elif isinstance(ev, PingAcked):
+            if deliver(self.calls, ev):
+                continue
+            if isinstance(ev, PingAcked):
                 fut = self.pings.pop(ev.data, None)
                 if fut is not None and not fut.done():
                     fut.set_result(time.monotonic())
@@ -139,25 +132,18 @@ class _AsyncConnection:
             self.writer.close()
 
 
-class AsyncCall:
+class AsyncCall(CallCore):
     """One call on an :class:`AsyncChannel`: ``async for`` responses, ``await send(...)``."""
 
     def __init__(self, conn: _AsyncConnection, sid: int, response_type: Any, deadline: Optional[float]) -> None:
-        self._conn = conn
-        self.stream_id = sid
-        self._response_type = response_type
-        self._deadline = deadline
-        self._events: Deque[object] = collections.deque()
-        self._initial_metadata: Optional[wire.Metadata] = None
-        self._end: Optional[StreamEnded] = None
+        super().__init__(conn, sid, response_type, deadline)
         self._sender: Optional[asyncio.Task] = None
 
-    def _finish_locally(self, code: StatusCode, message: str) -> None:
-        self._conn.proto.reset(self.stream_id)
+    def _flush(self) -> None:
         self._conn.flush()
-        self._conn.calls.pop(self.stream_id, None)
-        self._events.clear()
-        self._end = StreamEnded(self.stream_id, code, message)
+
+    def _finish_locally(self, code: StatusCode, message: str) -> None:
+        super()._finish_locally(code, message)
         if self._sender is not None and not self._sender.done():
             self._sender.cancel()
 
@@ -167,38 +153,17 @@ class AsyncCall:
             self._finish_locally(StatusCode.DEADLINE_EXCEEDED, "deadline exceeded")
         return ok
 
-    async def _next_event(self) -> Optional[object]:
-        while True:
-            if self._events:
-                ev = self._events.popleft()
-                if isinstance(ev, ResponseHeaders):
-                    self._initial_metadata = ev.metadata
-                    continue
-                if isinstance(ev, StreamEnded):
-                    self._end = ev
-                    self._conn.proto.release(self.stream_id)
-                    self._conn.flush()
-                    if self._initial_metadata is None:
-                        self._initial_metadata = []
-                    return None
-                return ev
-            if self._end is not None:
-                return None
-            await self._wait()
-
     async def recv(self) -> Any:
-        ev = await self._next_event()
-        if ev is None:
-            assert self._end is not None
-            if self._end.code != StatusCode.OK:
-                raise error_from(self._end)
+        """The next response, or None once the call ended OK; raises OvaError otherwise."""
+        while True:
+            ready, event = self._take_event()
+            if ready:
+                break
+            await self._wait()
+        if not self._consume(event):
             return None
-        assert isinstance(ev, MessageReceived)
-        if self._initial_metadata is None:
-            self._initial_metadata = []
-        self._conn.proto.consumed(self.stream_id, ev.credit)
-        self._conn.flush()
-        return parse(self._response_type, ev.data)
+        assert event is not None
+        return parse(self._response_type, event.data)
 
     def __aiter__(self) -> AsyncIterator[Any]:
         return self._iterate()
@@ -235,34 +200,15 @@ class AsyncCall:
 
     async def initial_metadata(self) -> wire.Metadata:
         """The response HEADERS' metadata; empty if the server sent none (it is optional)."""
-        while self._initial_metadata is None:
-            if self._events:
-                first = self._events[0]
-                self._initial_metadata = first.metadata if isinstance(first, ResponseHeaders) else []
-                if isinstance(first, ResponseHeaders):
-                    self._events.popleft()
-                break
-            if self._end is not None:
-                self._initial_metadata = []
-                break
+        while not self._settle_initial_metadata():
             await self._wait()
+        assert self._initial_metadata is not None
         return self._initial_metadata
 
     async def result(self) -> Any:
+        """For unary and client-streaming calls: the single response."""
         response = await self.recv()
-        if response is None:
-            raise OvaError(StatusCode.INTERNAL, "the server ended the call without a response")
-        if await self.recv() is not None:
-            raise OvaError(StatusCode.INTERNAL, "the server sent more than one response")
-        return response
-
-    @property
-    def code(self) -> Optional[StatusCode]:
-        return None if self._end is None else StatusCode.decode(self._end.code)
-
-    @property
-    def trailing_metadata(self) -> wire.Metadata:
-        return [] if self._end is None else self._end.metadata
+        return self._single(response, await self.recv() if response is not None else None)
 
     async def _send_all(self, requests: Union[Iterable[Any], AsyncIterable[Any]]) -> None:
         try:

@@ -6,24 +6,20 @@ into the shared :class:`ClientProtocol` under a lock and wake the I/O thread to 
 """
 from __future__ import annotations
 
-import collections
 import os
 import select
 import socket
 import ssl
 import threading
 import time
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional
+from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from . import wire
 from ._common import (
-    USER_AGENT, MetadataLike, check_alpn, deadline_from, error_from, make_ssl_context,
+    USER_AGENT, CallCore, MetadataLike, check_alpn, deadline_from, deliver, make_ssl_context,
     normalize_metadata, parse, serialize, timeout_us,
 )
-from .protocol import (
-    ClientProtocol, ConnectionClosed, GoAwayReceived, MessageReceived, PingAcked, ResponseHeaders,
-    StreamEnded,
-)
+from .protocol import ClientProtocol, ConnectionClosed, GoAwayReceived, PingAcked
 from .status import OvaError, StatusCode
 
 
@@ -164,13 +160,9 @@ class _Connection:
 
     def _dispatch(self, events: List[object]) -> None:
         for ev in events:
-            if isinstance(ev, (MessageReceived, ResponseHeaders, StreamEnded)):
-                call = self.calls.get(ev.stream_id)
-                if call is not None:
-                    call._events.append(ev)
-                    if isinstance(ev, StreamEnded):
-                        del self.calls[ev.stream_id]
-            elif isinstance(ev, PingAcked):
+            if deliver(self.calls, ev):
+                continue
+            if isinstance(ev, PingAcked):
                 if ev.data in self.pings:
                     self.pings[ev.data] = time.monotonic()
             elif isinstance(ev, ConnectionClosed):
@@ -180,21 +172,21 @@ class _Connection:
         self.cond.notify_all()
 
 
-class Call:
+class Call(CallCore):
     """One call (stream). Iterate it for responses; ``send``/``done_sending`` for requests."""
 
     def __init__(self, conn: _Connection, sid: int, response_type: Any, deadline: Optional[float]) -> None:
-        self._conn = conn
-        self.stream_id = sid
-        self._response_type = response_type
-        self._deadline = deadline
-        self._events: Deque[object] = collections.deque()
-        self._initial_metadata: Optional[wire.Metadata] = None
-        self._end: Optional[StreamEnded] = None
-        self._error: Optional[OvaError] = None
+        super().__init__(conn, sid, response_type, deadline)
         self._sender: Optional[threading.Thread] = None
 
     # -- helpers (lock held) --
+
+    def _flush(self) -> None:
+        self._conn.kick()
+
+    def _finish_locally(self, code: StatusCode, message: str) -> None:
+        super()._finish_locally(code, message)
+        self._conn.cond.notify_all()
 
     def _expire_if_due(self) -> bool:
         if self._end is None and self._deadline is not None and time.monotonic() >= self._deadline:
@@ -202,55 +194,24 @@ class Call:
             return True
         return False
 
-    def _finish_locally(self, code: StatusCode, message: str) -> None:
-        self._conn.proto.reset(self.stream_id)
-        self._conn.calls.pop(self.stream_id, None)
-        self._events.clear()
-        self._end = StreamEnded(self.stream_id, code, message)
-        self._conn.kick()
-        self._conn.cond.notify_all()
-
     def _wait(self) -> None:
         timeout = None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
         self._conn.cond.wait(timeout if timeout is not None else 5.0)
-
-    def _next_event(self) -> Optional[object]:
-        """Waits for the next event; None when the call is over and nothing is left."""
-        with self._conn.cond:
-            while True:
-                if self._events:
-                    ev = self._events.popleft()
-                    if isinstance(ev, ResponseHeaders):
-                        self._initial_metadata = ev.metadata
-                        continue
-                    if isinstance(ev, StreamEnded):
-                        self._end = ev
-                        self._conn.proto.release(self.stream_id)
-                        if self._initial_metadata is None:
-                            self._initial_metadata = []
-                        return None
-                    return ev
-                if self._end is not None:
-                    return None
-                if self._expire_if_due():
-                    return None
-                self._wait()
 
     # -- public --
 
     def recv(self) -> Any:
         """The next response, or None once the call ended OK; raises OvaError otherwise."""
-        ev = self._next_event()
-        if ev is None:
-            self._raise_if_failed()
-            return None
-        assert isinstance(ev, MessageReceived)
-        with self._conn.lock:
-            self._conn.proto.consumed(self.stream_id, ev.credit)
-            if self._initial_metadata is None:
-                self._initial_metadata = []
-        self._conn.kick()
-        return parse(self._response_type, ev.data)
+        with self._conn.cond:
+            while True:
+                ready, event = self._take_event()
+                if ready or self._expire_if_due():
+                    break
+                self._wait()
+            if not self._consume(event):
+                return None
+        assert event is not None
+        return parse(self._response_type, event.data)
 
     def __iter__(self) -> Iterator[Any]:
         while True:
@@ -258,11 +219,6 @@ class Call:
             if msg is None:
                 return
             yield msg
-
-    def _raise_if_failed(self) -> None:
-        assert self._end is not None
-        if self._end.code != StatusCode.OK:
-            raise error_from(self._end)
 
     def send(self, message: Any, end: bool = False) -> None:
         """Sends one request; blocks while the flow-control windows are full."""
@@ -291,37 +247,18 @@ class Call:
     def initial_metadata(self) -> wire.Metadata:
         """The response HEADERS' metadata; empty if the server sent none (it is optional)."""
         with self._conn.cond:
-            while self._initial_metadata is None:
-                if self._events:
-                    first = self._events[0]
-                    # HEADERS come first or not at all (a late one is ignored, section 6.2).
-                    self._initial_metadata = first.metadata if isinstance(first, ResponseHeaders) else []
-                    if isinstance(first, ResponseHeaders):
-                        self._events.popleft()
-                    break
-                if self._end is not None or self._expire_if_due():
+            while not self._settle_initial_metadata():
+                if self._expire_if_due():
                     self._initial_metadata = []
                     break
                 self._wait()
+            assert self._initial_metadata is not None
             return self._initial_metadata
 
     def result(self) -> Any:
         """For unary and client-streaming calls: the single response."""
         response = self.recv()
-        extra = self.recv() if response is not None else None
-        if response is None:
-            raise OvaError(StatusCode.INTERNAL, "the server ended the call without a response")
-        if extra is not None:
-            raise OvaError(StatusCode.INTERNAL, "the server sent more than one response")
-        return response
-
-    @property
-    def code(self) -> Optional[StatusCode]:
-        return None if self._end is None else StatusCode.decode(self._end.code)
-
-    @property
-    def trailing_metadata(self) -> wire.Metadata:
-        return [] if self._end is None else self._end.metadata
+        return self._single(response, self.recv() if response is not None else None)
 
     def _send_all(self, requests: Iterable[Any]) -> None:
         try:

@@ -47,6 +47,25 @@ def test_async_four_call_kinds(server):
     run(server, body)
 
 
+def test_async_headers_and_trailers(server):
+    async def body(channel):
+        async with await channel.open("ova.v1.Echo/Unary", echo_pb2.EchoResponse) as call:
+            await call.send(req(text="x"), end=True)
+            # Asked before any response is read: it waits for what comes first.
+            assert isinstance(await call.initial_metadata(), list)
+            assert call.code is None
+            assert (await call.result()).text == "x"
+            assert call.code == StatusCode.OK
+        failing = await channel.open("ova.v1.Echo/Unary", echo_pb2.EchoResponse)
+        await failing.send(req(fail_with=echo_pb2.EchoFailure(code=5, message="gone")), end=True)
+        with pytest.raises(OvaError) as info:
+            await failing.result()
+        assert info.value.code == StatusCode.NOT_FOUND
+        assert failing.code == StatusCode.NOT_FOUND
+        assert dict(failing.trailing_metadata).get("ova-request-id")
+    run(server, body)
+
+
 def test_async_metadata_and_errors(server):
     async def body(channel):
         echo = echo_ova.EchoAsyncClient(channel)
