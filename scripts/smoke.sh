@@ -89,7 +89,14 @@ status=0
 "$bin/ova" call ova.v1.Auth/WhoAmI --addr "$addr" --insecure -H "authorization=Bearer $token" >/dev/null 2>&1 || status=$?
 [ $status -eq 16 ] || fail "a logged-out token still worked (exit $status)"
 [ "$(stat -c %a "$data/jwt-secret")" = "600" ] || fail "the generated JWT secret is not mode 0600"
-echo "smoke: admin create, login, authenticated call, logout (token revoked)"
+# A forgotten password: reset it from the CLI while the server runs; only the new one logs in.
+printf 'Reset-smoke-pass-43\n' | "$bin/ova-server" admin reset-password --data-dir "$data" --email root@example.com \
+  --password-stdin >/dev/null || fail "ova-server admin reset-password"
+printf 'Smoke-test-pass-42\n' | "$bin/ova" login --email root@example.com --password-stdin --addr "$addr" --insecure \
+  >/dev/null 2>&1 && fail "the old password still logs in after admin reset-password"
+printf 'Reset-smoke-pass-43\n' | "$bin/ova" login --email root@example.com --password-stdin --addr "$addr" --insecure \
+  >/dev/null || fail "ova login with the reset password"
+echo "smoke: admin create, login, authenticated call, logout (token revoked), admin reset-password"
 
 kill -TERM "$server"
 status=0

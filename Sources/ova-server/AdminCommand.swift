@@ -6,42 +6,23 @@ import OvaServer
 import OvaServices
 
 /// `ova-server admin ...`: account tasks run against the database directly, for when no
-/// administrator can log in yet (the first superadmin).
+/// administrator can log in (the first superadmin, a forgotten password).
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Manage administrator accounts directly in the database.",
-        subcommands: [CreateAdmin.self]
+        subcommands: [CreateAdmin.self, ResetAdminPassword.self]
     )
 }
 
-struct CreateAdmin: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "create",
-        abstract: "Create an administrator (a superadmin unless --no-superadmin).",
-        discussion: """
-            Reads the password from standard input (one line), so it never appears in the \
-            process list or shell history:
-
-              printf '%s\\n' "$PASSWORD" | ova-server admin create --email ana@example.com --name "Ana" --password-stdin
-
-            The password needs at least 10 characters with a letter and a digit or symbol, \
-            must not contain the email's name part and must not be a common password. \
-            Uses the same OVA_DATA_DIR / OVA_DB_PATH as the server.
-            """
-    )
-
+/// What the admin subcommands share: where the database is, the password on standard input,
+/// and how a refused request is reported.
+struct AdminAccountOptions: ParsableArguments {
     @Option(help: "The administrator's email address (the login name).")
     var email: String
 
-    @Option(help: "The administrator's display name (2-100 characters).")
-    var name: String
-
     @Flag(name: .customLong("password-stdin"), help: "Read the password from standard input (required).")
     var passwordFromStandardInput = false
-
-    @Flag(inversion: .prefixedNo, help: "Create a superadmin (may manage administrators and read the audit log).")
-    var superadmin = true
 
     @Option(name: .customLong("data-dir"), help: ArgumentHelp("Data directory (OVA_DATA_DIR).", valueName: "path"))
     var dataDir: String?
@@ -52,7 +33,16 @@ struct CreateAdmin: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    static let passwordHelp = """
+        Reads the password from standard input (one line), so it never appears in the \
+        process list or shell history. The password needs at least 10 characters with a letter \
+        and a digit or symbol, must not contain the email's name part and must not be a common \
+        password. Uses the same OVA_DATA_DIR / OVA_DB_PATH as the server (which may be running).
+        """
+
+    /// Loads the configuration, reads the password, opens the accounts, runs `body` and closes
+    /// them; a refusal is printed with its status and turned into a sysexits code.
+    func withAccounts(_ body: (ServerConfiguration, AccountServices, String) async throws -> Void) async throws {
         var overrides: [String: String] = [:]
         overrides["OVA_DATA_DIR"] = self.dataDir
         let configuration: ServerConfiguration
@@ -70,17 +60,72 @@ struct CreateAdmin: AsyncParsableCommand {
         }
         let accounts = try await AccountServices.open(configuration: configuration, logger: logger)
         do {
-            let admin = try await AdminsServiceHandler.createAdmin(
-                name: self.name, email: self.email, password: password, superadmin: self.superadmin,
-                authenticator: accounts.authenticator
-            )
-            print("created \(admin.superadmin ? "superadmin" : "administrator") \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath)")
+            try await body(configuration, accounts, password)
             await accounts.close()
         } catch {
             await accounts.close()
             let error = RPCError.from(error)
             FileHandle.standardError.write(Data("ova-server: \(error.code.name): \(error.message)\n".utf8))
-            throw ExitCode(error.code == .alreadyExists ? 73 : 65)
+            switch error.code {
+            case .alreadyExists: throw ExitCode(73)
+            case .notFound: throw ExitCode(67)
+            default: throw ExitCode(65)
+            }
+        }
+    }
+}
+
+struct CreateAdmin: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create",
+        abstract: "Create an administrator (a superadmin unless --no-superadmin).",
+        discussion: """
+            \(AdminAccountOptions.passwordHelp)
+
+              printf '%s\\n' "$PASSWORD" | ova-server admin create --email ana@example.com --name "Ana" --password-stdin
+            """
+    )
+
+    @OptionGroup var account: AdminAccountOptions
+
+    @Option(help: "The administrator's display name (2-100 characters).")
+    var name: String
+
+    @Flag(inversion: .prefixedNo, help: "Create a superadmin (may manage administrators and read the audit log).")
+    var superadmin = true
+
+    func run() async throws {
+        try await self.account.withAccounts { configuration, accounts, password in
+            let admin = try await AdminsServiceHandler.createAdmin(
+                name: self.name, email: self.account.email, password: password, superadmin: self.superadmin,
+                authenticator: accounts.authenticator
+            )
+            print("created \(admin.superadmin ? "superadmin" : "administrator") \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath)")
+        }
+    }
+}
+
+struct ResetAdminPassword: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reset-password",
+        abstract: "Set a new password for an administrator and end all of its sessions.",
+        discussion: """
+            \(AdminAccountOptions.passwordHelp) Tokens issued before the reset stop working \
+            at once; an inactive account stays inactive.
+
+              printf '%s\\n' "$NEW_PASSWORD" | ova-server admin reset-password --email ana@example.com --password-stdin
+            """
+    )
+
+    @OptionGroup var account: AdminAccountOptions
+
+    func run() async throws {
+        try await self.account.withAccounts { configuration, accounts, password in
+            let (admin, revoked) = try await AdminsServiceHandler.resetPassword(
+                email: self.account.email, password: password, authenticator: accounts.authenticator
+            )
+            let inactive = admin.active ? "" : " (the account is inactive: a superadmin can reactivate it with Admins/SetAdminActive)"
+            print("reset the password of \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath); ended \(revoked) session(s)\(inactive)")
         }
     }
 }

@@ -4,6 +4,7 @@ import Foundation
 import OvaAuth
 import OvaProto
 import OvaRPC
+import OvaServices
 import OvaStore
 import Testing
 
@@ -204,6 +205,42 @@ struct AuthTests {
             #expect(try await auth.whoAmI(WhoAmIRequest(), options: staff.options).admin?.email == "staff@example.com")
             #expect(await statusCode { try await login(channel, "staff@example.com", "Quiet-river-2026") } == .unauthenticated)
             #expect(try await login(channel, "staff@example.com", "Brand-new-pass-77").admin?.email == "staff@example.com")
+        }
+    }
+
+    @Test("reset password (ova-server admin reset-password): the policy applies, every session ends, the new password logs in")
+    func resetPassword() async throws {
+        try await withAccountsServer { server, channel in
+            let auth = AuthClient(channel: channel)
+            let root = try await rootOptions(channel)
+            let staff = try await createAdmin(channel, as: root, email: "staff@example.com")
+            let other = bearer(try await login(channel, "staff@example.com", "Quiet-river-2026").accessToken)
+            let authenticator = server.running.accounts.authenticator
+
+            let unknown = await rpcError {
+                try await AdminsServiceHandler.resetPassword(email: "nobody@example.com", password: "Brand-new-pass-77", authenticator: authenticator)
+            }
+            #expect(unknown?.code == .notFound)
+            let weak = await rpcError {
+                try await AdminsServiceHandler.resetPassword(email: "staff@example.com", password: "short", authenticator: authenticator)
+            }
+            #expect(weak?.code == .invalidArgument)
+            #expect(weak?.errorDetails?.fieldViolations.isEmpty == false)
+            #expect(weak?.errorDetails?.fieldViolations.allSatisfy { $0.field == "password" } == true)
+            // Neither refusal touched the account.
+            #expect(try await auth.whoAmI(WhoAmIRequest(), options: staff.options).admin?.email == "staff@example.com")
+
+            let (admin, revoked) = try await AdminsServiceHandler.resetPassword(
+                email: " STAFF@example.com ", password: "Brand-new-pass-77", authenticator: authenticator
+            )
+            #expect(admin.id == staff.admin.id)
+            #expect(revoked == 2)
+            #expect(await statusCode { try await auth.whoAmI(WhoAmIRequest(), options: staff.options) } == .unauthenticated)
+            #expect(await statusCode { try await auth.whoAmI(WhoAmIRequest(), options: other) } == .unauthenticated)
+            #expect(await statusCode { try await login(channel, "staff@example.com", "Quiet-river-2026") } == .unauthenticated)
+            #expect(try await login(channel, "staff@example.com", "Brand-new-pass-77").admin?.id == staff.admin.id)
+            // The root's own session is untouched.
+            #expect(try await auth.whoAmI(WhoAmIRequest(), options: root).admin?.email == AccountsServer.rootEmail)
         }
     }
 

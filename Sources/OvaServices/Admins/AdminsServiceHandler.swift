@@ -42,6 +42,33 @@ public struct AdminsServiceHandler: AdminsHandler {
         }
     }
 
+    /// Sets a new password for the administrator with `email` and ends all of its sessions:
+    /// the way back in when nobody can log in (`ova-server admin reset-password`). An inactive
+    /// account stays inactive.
+    ///
+    /// - Throws: INVALID_ARGUMENT with field violations (a valid email, the password policy);
+    ///   NOT_FOUND for an unknown email.
+    public static func resetPassword(
+        email: String, password: String, authenticator: AdminAuthenticator
+    ) async throws -> (admin: AdminRecord, revokedSessions: Int) {
+        var validator = RequestValidator()
+        let email = validator.email(email, field: "email")
+        if password.isEmpty { validator.fail("password", "is required") }
+        try validator.check()
+        let found = try await withStore("administrator") { () throws(StoreError) in
+            try await authenticator.store.admins.credentials(email: email)?.admin
+        }
+        guard let admin = found else {
+            throw RPCError(code: .notFound, message: "no administrator has the email \(email)")
+        }
+        let hash = try await authenticator.hashNewPassword(password, email: admin.email, field: "password")
+        let revoked = try await withStore("administrator \(admin.id)") { () throws(StoreError) in
+            try await authenticator.store.admins.setPasswordHash(id: admin.id, hash)
+            return try await authenticator.store.sessions.revokeAll(adminID: admin.id)
+        }
+        return (admin, revoked)
+    }
+
     public func getAdmin(request: GetAdminRequest, context: ServerContext) async throws -> Admin {
         _ = try context.requireSuperadmin(for: "reading administrators")
         try RequestValidator.checkID(request.id)
