@@ -359,6 +359,14 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
         _ field: String
     ) throws(WireError) -> String {
         guard payload.readableBytes >= length else { throw Self.truncated(type, field) }
+        // Paths and metadata keys are ASCII: that is valid UTF-8 as it stands, so skip the
+        // standard library's generic validation (a measurable part of a unary call's decode).
+        let isASCII = payload.withUnsafeReadableBytes { bytes in
+            bytes.prefix(length).allSatisfy { $0 < 0x80 }
+        }
+        if isASCII, let ascii = payload.readString(length: length) {
+            return ascii
+        }
         let string: String?
         do {
             string = try payload.readUTF8ValidatedString(length: length)

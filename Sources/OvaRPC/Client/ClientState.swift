@@ -111,9 +111,7 @@ extension ConnectionHandler {
             self.scheduleDeadline(deadline, for: stream)
         }
         // Anything the caller queued before the stream had an id goes now, in order.
-        for item in open.outbound.takeAll() {
-            stream.sendQueue.append(item)
-        }
+        stream.sendQueue.append(contentsOf: open.outbound.takeAll())
         self.sendPending(stream)
     }
 

@@ -9,7 +9,7 @@ import Synchronization
 /// messages, so a slow consumer stops the sender instead of growing this buffer.
 final class InboundMessages: Sendable {
     private struct State {
-        var messages = CircularBuffer<(message: ByteBuffer, credit: Int)>(initialCapacity: 4)
+        var messages = InboundMessageQueue()
         var end: RPCError?? = nil  // nil: open; .some(nil): finished cleanly; .some(error): failed
         var waiter: CheckedContinuation<ByteBuffer?, any Error>?
         var consumedBytes = 0
@@ -177,6 +177,41 @@ final class InboundMessages: Sendable {
         if consumed > 0 {
             self.onConsumed(consumed)
         }
+    }
+}
+
+/// Received messages waiting for their consumer, oldest first.
+///
+/// The oldest waits in a slot of its own and only a second one allocates a ring buffer: a
+/// unary call receives one message per stream, and a ring buffer per stream cost an allocation
+/// and a generic-metadata lookup each (docs/PERFORMANCE.md).
+struct InboundMessageQueue {
+    typealias Entry = (message: ByteBuffer, credit: Int)
+
+    private var oldest: Entry?
+    /// The later messages; empty whenever `oldest` is nil.
+    private var later: CircularBuffer<Entry>?
+
+    mutating func append(_ entry: Entry) {
+        if self.oldest == nil {
+            self.oldest = entry
+        } else if self.later == nil {
+            self.later = CircularBuffer(initialCapacity: 4)
+            self.later?.append(entry)
+        } else {
+            self.later?.append(entry)
+        }
+    }
+
+    mutating func popFirst() -> Entry? {
+        guard let entry = self.oldest else { return nil }
+        self.oldest = self.later?.popFirst()
+        return entry
+    }
+
+    mutating func removeAll() {
+        self.oldest = nil
+        self.later = nil
     }
 }
 

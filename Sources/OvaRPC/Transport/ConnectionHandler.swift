@@ -561,10 +561,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Takes what the stream's task queued and sends as much as flow control allows.
     func drain(streamID: UInt32) {
         guard streamID != 0, let stream = self.streams[streamID] else { return }
-        let items = stream.outbound.takeAll()
-        for item in items {
-            stream.sendQueue.append(item)
-        }
+        stream.sendQueue.append(contentsOf: stream.outbound.takeAll())
         self.sendPending(stream)
         self.flushSoon()
     }
@@ -585,7 +582,7 @@ final class ConnectionHandler: ChannelInboundHandler {
                 self.removeStream(stream, error: nil, status: (trailers.code, trailers.message))
                 return
             }
-            _ = stream.sendQueue.removeFirst()
+            stream.sendQueue.removeFirst()
         }
     }
 

@@ -15,7 +15,7 @@ final class StreamState {
     /// MESSAGE bytes received on this stream and not yet credited back to the connection window.
     var uncreditedBytes = 0
     /// Items taken from `outbound`, waiting for flow-control room, in order.
-    var sendQueue = CircularBuffer<OutboundItem>(initialCapacity: 2)
+    var sendQueue = OutboundItemQueue()
     /// Payload bytes of the head message already sent (it is being sent in fragments).
     var headSentBytes = 0
     /// Fragments of a message that is still arriving (CONTINUED frames).
@@ -44,6 +44,55 @@ final class StreamState {
         self.outbound = outbound
         self.sendWindow = sendWindow
         self.receiveWindow = receiveWindow
+    }
+}
+
+/// A stream's items on their way out, oldest first.
+///
+/// Most of the time the queue takes a whole batch from ``OutboundQueue/takeAll()`` and sends it
+/// at once, so it adopts that array instead of copying it, and allocates nothing of its own: a
+/// unary call opens and closes two streams (client and server) per round trip, and a ring
+/// buffer per stream cost an allocation and a generic-metadata lookup each (docs/PERFORMANCE.md).
+struct OutboundItemQueue {
+    private var items: [OutboundItem] = []
+    /// Index of the oldest item still queued.
+    private var head = 0
+
+    var isEmpty: Bool { self.head == self.items.count }
+
+    var first: OutboundItem? { self.isEmpty ? nil : self.items[self.head] }
+
+    mutating func append(_ item: OutboundItem) {
+        self.items.append(item)
+    }
+
+    mutating func append(contentsOf batch: [OutboundItem]) {
+        if self.isEmpty {
+            self.items = batch
+            self.head = 0
+        } else {
+            self.items.append(contentsOf: batch)
+        }
+    }
+
+    mutating func removeFirst() {
+        precondition(!self.isEmpty, "removeFirst on an empty OutboundItemQueue")
+        self.head += 1
+        if self.head == self.items.count {
+            self.removeAll()
+        } else if self.head >= Self.compactionThreshold, self.head * 2 >= self.items.count {
+            // A stream held back by flow control may never empty its queue: drop the sent
+            // prefix (and the buffers it holds) once it is the larger half.
+            self.items.removeFirst(self.head)
+            self.head = 0
+        }
+    }
+
+    static let compactionThreshold = 64
+
+    mutating func removeAll() {
+        self.items = []
+        self.head = 0
     }
 }
 
