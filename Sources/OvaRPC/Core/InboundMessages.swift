@@ -193,14 +193,12 @@ struct InboundMessageQueue {
     private var later: CircularBuffer<Entry>?
 
     mutating func append(_ entry: Entry) {
-        if self.oldest == nil {
+        guard self.oldest != nil else {
             self.oldest = entry
-        } else if self.later == nil {
-            self.later = CircularBuffer(initialCapacity: 4)
-            self.later?.append(entry)
-        } else {
-            self.later?.append(entry)
+            return
         }
+        if self.later == nil { self.later = CircularBuffer(initialCapacity: 4) }
+        self.later?.append(entry)
     }
 
     mutating func popFirst() -> Entry? {
