@@ -1,6 +1,9 @@
 import Foundation
+import Logging
 import NIOCore
 import OvaProto
+import OvaServer
+import OvaServices
 import Testing
 
 @testable import OvaRPC
@@ -42,6 +45,25 @@ struct LifecycleTests {
             let observed1 = try await EchoClient(channel: channel).unary(request).text
             #expect(observed1 == "after cancel")
         }
+    }
+
+    @Test(.timeLimit(.minutes(1)))
+    func bindingATakenPortThrowsAndTheServerCountsAsStopped() async throws {
+        let running = try await TestServer.start()
+        let logger = Logger(label: "ova.test")
+        let configuration = try ServerConfiguration.load(environment: ["OVA_LISTEN": "127.0.0.1:0", "OVA_DATA_DIR": running.directory.path])
+        let tls = try TLSMaterial.resolve(configuration: configuration, logger: logger)
+        let rpcConfiguration = RPCServer.Configuration(host: "127.0.0.1", port: running.port, tls: try tls.makeServerTLSConfiguration())
+        do {
+            let second = RPCServer(configuration: rpcConfiguration, router: ServiceRegistry().router, logger: logger)
+            let error = await #expect(throws: (any Error).self) { try await second.start() }
+            #expect(String(describing: error).lowercased().contains("address already in use"), "\(String(describing: error))")
+            // Returns at once for a server that never listened (it used to wait forever, and a
+            // debug build trapped on the never-completed promise when the server was dropped).
+            await second.waitUntilStopped()
+        }
+        try await running.assertStillServing()
+        await running.stop()
     }
 
     @Test func unknownMethodIsUnimplemented() async throws {
@@ -164,16 +186,6 @@ struct LifecycleTests {
 
 @Suite("Hostile peers")
 struct RobustnessTests {
-    /// After each abuse the server must still answer a normal client.
-    private func assertStillServing(_ server: TestServer) async throws {
-        let channel = try server.makeChannel()
-        var request = EchoRequest()
-        request.text = "alive"
-        let observed3 = try await EchoClient(channel: channel).unary(request).text
-        #expect(observed3 == "alive")
-        await channel.close()
-    }
-
     @Test func garbagePrefaceClosesTheConnection() async throws {
         let server = try await TestServer.start()
         let raw = try await RawConnection.connect(port: server.port)
@@ -181,7 +193,7 @@ struct RobustnessTests {
         let frames = try await raw.readUntilClosed()
         // At most the server's SETTINGS and a GOAWAY before it closes.
         #expect(frames.allSatisfy { if case .settings = $0 { return true }; if case .goAway = $0 { return true }; return false })
-        try await self.assertStillServing(server)
+        try await server.assertStillServing()
         await server.stop()
     }
 
@@ -195,7 +207,7 @@ struct RobustnessTests {
         try await raw.send(bytes)
         // Whatever comes back is a TLS alert, never frames; then the server closes.
         while try await raw.nextRawChunk() != nil {}
-        try await self.assertStillServing(server)
+        try await server.assertStillServing()
         await server.stop()
     }
 
@@ -206,7 +218,7 @@ struct RobustnessTests {
         // A HEADERS frame header announcing 100 bytes, followed by only 5 of them.
         try await raw.send([0x00, 0x00, 0x64, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 1, 2, 3, 4, 5])
         await raw.close()
-        try await self.assertStillServing(server)
+        try await server.assertStillServing()
         await server.stop()
     }
 
@@ -222,7 +234,7 @@ struct RobustnessTests {
             return nil
         }
         #expect(goAway == [.resourceExhausted])
-        try await self.assertStillServing(server)
+        try await server.assertStillServing()
         await server.stop()
     }
 
@@ -235,7 +247,7 @@ struct RobustnessTests {
         let acks = frames.filter { if case .ping(_, true) = $0 { return true }; return false }.count
         #expect(acks < 200)
         #expect(frames.contains { if case .goAway(_, .resourceExhausted, _) = $0 { return true }; return false })
-        try await self.assertStillServing(server)
+        try await server.assertStillServing()
         await server.stop()
     }
 

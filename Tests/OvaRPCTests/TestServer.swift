@@ -7,6 +7,7 @@ import OvaProto
 import OvaServer
 import OvaServices
 import Synchronization
+import Testing
 
 @testable import OvaRPC
 
@@ -47,6 +48,16 @@ struct TestServer {
         )
         configuration.limits = limits
         return try RPCChannel(configuration: configuration)
+    }
+
+    /// After an abuse (or a failed neighbour) the server must still answer a normal client.
+    func assertStillServing() async throws {
+        let channel = try self.makeChannel()
+        var request = EchoRequest()
+        request.text = "alive"
+        let observed = try await EchoClient(channel: channel).unary(request).text
+        #expect(observed == "alive")
+        await channel.close()
     }
 
     func stop() async {

@@ -65,22 +65,39 @@ public final class RPCServer: Sendable {
         self.listenerClosed = eventLoopGroup.next().makePromise()
     }
 
+    deinit {
+        // A server dropped without being started or stopped; otherwise a no-op.
+        self.listenerClosed.succeed(())
+    }
+
     /// Binds and starts accepting connections.
     ///
     /// - Returns: the bound address (useful with port 0).
     /// - Throws: TLS configuration errors and bind errors (e.g. the port is in use).
     @discardableResult
     public func start() async throws -> SocketAddress {
-        let sslContext = try NIOSSLContext(configuration: self.configuration.tls)
-        let bootstrap = ServerBootstrap(group: self.group)
-            .serverChannelOption(.backlog, value: 1024)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                self.initializeConnection(channel, sslContext: sslContext)
+        let channel: any Channel
+        do {
+            let sslContext = try NIOSSLContext(configuration: self.configuration.tls)
+            let bootstrap = ServerBootstrap(group: self.group)
+                .serverChannelOption(.backlog, value: 1024)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.maxMessagesPerRead, value: 16)
+                .childChannelInitializer { channel in
+                    self.initializeConnection(channel, sslContext: sslContext)
+                }
+            channel = try await bootstrap.bind(host: self.configuration.host, port: self.configuration.port).get()
+        } catch {
+            // A server that never listened is stopped: `waitUntilStopped` returns at once.
+            let neverStarted: Bool = self.state.withLock { state in
+                guard case .idle = state else { return false }
+                state = .stopped
+                return true
             }
-        let channel = try await bootstrap.bind(host: self.configuration.host, port: self.configuration.port).get()
+            if neverStarted { self.listenerClosed.succeed(()) }
+            throw error
+        }
         channel.closeFuture.cascade(to: self.listenerClosed)
         let accepted: Bool = self.state.withLock { state in
             guard case .idle = state else { return false }

@@ -71,6 +71,16 @@ public enum OvaServerApp {
         let address: SocketAddress
         do {
             address = try await server.start()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES {
+            await accounts.close()
+            let listen = "\(configuration.listenHost):\(configuration.listenPort)"
+            let reason = error.errnoCode == EADDRINUSE
+                ? "the address is already in use (another ova-server?)"
+                : "permission denied (ports below 1024 need privileges)"
+            throw ConfigurationError(
+                kind: .invalidValue, variable: "OVA_LISTEN", value: listen,
+                message: "cannot listen on \(listen): \(reason); choose another address with OVA_LISTEN or --listen"
+            )
         } catch {
             await accounts.close()
             throw error
