@@ -95,3 +95,35 @@ public final class LoadCounters: Sendable {
         FileHandle.standardError.write(Data("\r\u{1B}[K".utf8))
     }
 }
+
+/// What a load tool's task group yields: a worker's latencies (nil for a worker that measures
+/// none), the watchdog ending, or the progress line ending.
+public enum LoadTaskOutcome: Sendable {
+    case worker(Histogram<UInt64>?)
+    case watchdog
+    case progress
+}
+
+extension LoadCounters {
+    /// Collects a run's task group into `result`: merges each worker's latencies and cancels
+    /// the rest of the group once all `workers` are done; when the watchdog ends first, the
+    /// workers still going are counted as CLIENT_TIMEOUT errors and cancelled.
+    public func collect(_ group: inout TaskGroup<LoadTaskOutcome>, workers: Int, into result: inout LoadResult) async {
+        var remaining = workers
+        for await outcome in group {
+            switch outcome {
+            case .worker(let histogram):
+                if let histogram { result.latency.add(histogram) }
+                remaining -= 1
+                if remaining == 0 { group.cancelAll() }
+            case .watchdog:
+                if remaining > 0 {
+                    self.recordError("CLIENT_TIMEOUT", count: remaining)
+                    group.cancelAll()
+                }
+            case .progress:
+                break
+            }
+        }
+    }
+}

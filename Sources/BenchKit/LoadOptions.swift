@@ -35,6 +35,27 @@ public struct LoadOptions: ParsableArguments {
         guard self.payload >= 0, self.payload <= 4 << 20 else { throw ValidationError("--payload must be 0-4194304 bytes") }
         guard self.requests >= 0 else { throw ValidationError("--requests must be >= 0") }
     }
+
+    /// Prints a run's report: the text, or with `--json` the one JSON line `compare.sh` reads.
+    ///
+    /// - Throws: `ExitCode(14)` (UNAVAILABLE's code, for every tool alike) when the run could
+    ///   not connect at all.
+    public func printReport(tool: String, mode: String, isIdle: Bool = false, rate: Double = 0, result: LoadResult) throws {
+        let report = LoadReport(
+            tool: tool,
+            mode: mode,
+            isIdle: isIdle,
+            connections: self.connections,
+            concurrency: self.concurrency,
+            payload: self.payload,
+            rate: rate,
+            result: result
+        )
+        print(self.json ? report.json() : report.text())
+        if result.failedToStart {
+            throw ExitCode(14)
+        }
+    }
 }
 
 /// Splits a `--addr` value: `host:port`, `[ipv6]:port`, or `:port` (127.0.0.1). The benchmark

@@ -21,6 +21,18 @@ public struct LoadWindow: Sendable {
         self.limitCountsCalls = limitCountsCalls
     }
 
+    /// A load tool's watchdog: sleeps until `grace` nanoseconds past the window's end, or until
+    /// the task is cancelled (the workers all finished). True when the grace ran out, so the
+    /// caller must stop the workers still waiting (every run is bounded in time, even against a
+    /// server that stopped answering).
+    public func graceExpired(after grace: UInt64) async -> Bool {
+        let deadline = self.end + grace
+        while !Task.isCancelled, monotonicNanos() < deadline {
+            try? await Task.sleep(for: .milliseconds(250))
+        }
+        return !Task.isCancelled
+    }
+
     /// Whether a completion at `time` falls inside the measured window.
     @inlinable
     public func measures(_ time: UInt64) -> Bool {

@@ -50,32 +50,42 @@ struct LoadRunner: Sendable {
         return await runner.measure(progress: progress, held: held)
     }
 
+    /// After the measured window ends, workers get this long before their channels are closed.
+    private static let graceNanos: UInt64 = 5_000_000_000
+
+
     private func measure(progress: Bool, held: Int) async -> LoadResult {
-        let workers = self.plan.mode == .idle ? 0 : self.plan.concurrency
+        let workers = self.plan.mode == .idle ? 1 : self.plan.concurrency
         var result = LoadResult()
-        await withTaskGroup(of: Histogram<UInt64>?.self) { group in
+        await withTaskGroup(of: LoadTaskOutcome.self) { group in
             if progress {
                 group.addTask {
                     await self.counters.showProgress(in: self.window)
-                    return nil
+                    return .progress
                 }
+            }
+            // Bound every run in time even if the server stops answering: closing the
+            // channels fails the calls still waiting.
+            group.addTask {
+                if await self.window.graceExpired(after: Self.graceNanos) {
+                    for channel in self.channels { await channel.close() }
+                }
+                return .watchdog
             }
             if self.plan.mode == .idle {
                 group.addTask {
-                    let until = self.window.end
-                    while monotonicNanos() < until {
+                    while !Task.isCancelled, monotonicNanos() < self.window.end {
                         try? await Task.sleep(for: .milliseconds(100))
                     }
-                    return nil
+                    return .worker(nil)
+                }
+            } else {
+                for index in 0..<workers {
+                    let channel = self.channels[index % self.channels.count]
+                    group.addTask { .worker(await self.work(channel: channel)) }
                 }
             }
-            for index in 0..<workers {
-                let channel = self.channels[index % self.channels.count]
-                group.addTask { await self.work(channel: channel) }
-            }
-            for await histogram in group {
-                if let histogram { result.latency.add(histogram) }
-            }
+            await self.counters.collect(&group, workers: workers, into: &result)
         }
         if progress {
             LoadCounters.clearProgressLine()

@@ -107,19 +107,6 @@ struct OvaBench: AsyncParsableCommand {
         let showProgress = !self.load.json && isatty(STDERR_FILENO) != 0
         let result = try await runner.run(progress: showProgress)
         for channel in channels { await channel.close() }
-        let report = LoadReport(
-            tool: "ova-bench",
-            mode: plan.mode.rawValue,
-            isIdle: plan.mode == .idle,
-            connections: self.load.connections,
-            concurrency: plan.concurrency,
-            payload: plan.payload,
-            rate: plan.rate,
-            result: result
-        )
-        print(self.load.json ? report.json() : report.text())
-        if result.failedToStart {
-            throw ExitCode(Int32(StatusCode.unavailable.rawValue))
-        }
+        try self.load.printReport(tool: "ova-bench", mode: plan.mode.rawValue, isIdle: plan.mode == .idle, rate: plan.rate, result: result)
     }
 }

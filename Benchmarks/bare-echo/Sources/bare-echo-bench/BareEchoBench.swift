@@ -104,17 +104,6 @@ struct BareEchoBench: AsyncParsableCommand {
         }
         result.startError = startError
         for connection in connections { await connection.close() }
-        let report = LoadReport(
-            tool: "bare-echo-bench",
-            mode: plan.mode.rawValue,
-            connections: self.load.connections,
-            concurrency: plan.concurrency,
-            payload: plan.payload,
-            result: result
-        )
-        print(self.load.json ? report.json() : report.text())
-        if result.failedToStart {
-            throw ExitCode(14)  // UNAVAILABLE, as ova-bench
-        }
+        try self.load.printReport(tool: "bare-echo-bench", mode: plan.mode.rawValue, result: result)
     }
 }

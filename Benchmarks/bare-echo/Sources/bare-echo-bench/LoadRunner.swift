@@ -35,15 +35,10 @@ struct LoadRunner: Sendable {
         self.window = LoadWindow(startedAt: monotonicNanos(), warmup: plan.warmup, duration: plan.duration, requestLimit: plan.requestLimit)
     }
 
-    private enum Outcome: Sendable {
-        case worker(Histogram<UInt64>?)
-        case watchdog
-        case progress
-    }
 
     func run(progress: Bool) async -> LoadResult {
         var result = LoadResult()
-        await withTaskGroup(of: Outcome.self) { group in
+        await withTaskGroup(of: LoadTaskOutcome.self) { group in
             if progress {
                 group.addTask {
                     await self.counters.showProgress(in: self.window)
@@ -53,11 +48,7 @@ struct LoadRunner: Sendable {
             // Bound every run in time even if the server stops answering: closing the
             // connections fails the calls still waiting.
             group.addTask {
-                let deadline = self.window.end + Self.graceNanos
-                while !Task.isCancelled, monotonicNanos() < deadline {
-                    try? await Task.sleep(for: .milliseconds(250))
-                }
-                if !Task.isCancelled {
+                if await self.window.graceExpired(after: Self.graceNanos) {
                     for connection in self.connections { await connection.close() }
                 }
                 return .watchdog
@@ -67,19 +58,7 @@ struct LoadRunner: Sendable {
                 let preference = self.plan.tasksOnEventLoops ? connection.taskExecutor : nil
                 group.addTask(executorPreference: preference) { .worker(await self.work(connection: connection)) }
             }
-            var remaining = self.plan.concurrency
-            for await outcome in group {
-                switch outcome {
-                case .worker(let histogram):
-                    if let histogram { result.latency.add(histogram) }
-                    remaining -= 1
-                    if remaining == 0 { group.cancelAll() }
-                case .watchdog:
-                    if remaining > 0 { self.counters.recordError("CLIENT_TIMEOUT", count: remaining) }
-                case .progress:
-                    break
-                }
-            }
+            await self.counters.collect(&group, workers: self.plan.concurrency, into: &result)
         }
         if progress {
             LoadCounters.clearProgressLine()

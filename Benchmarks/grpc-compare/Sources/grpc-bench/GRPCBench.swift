@@ -125,19 +125,6 @@ struct GRPCBench: AsyncParsableCommand {
             for client in clients { client.beginGracefulShutdown() }
             return result
         }
-        let report = LoadReport(
-            tool: "grpc-bench",
-            mode: plan.mode.rawValue,
-            isIdle: plan.mode == .idle,
-            connections: self.load.connections,
-            concurrency: plan.concurrency,
-            payload: plan.payload,
-            rate: plan.rate,
-            result: result
-        )
-        print(self.load.json ? report.json() : report.text())
-        if result.failedToStart {
-            throw ExitCode(14)  // UNAVAILABLE, as ova-bench
-        }
+        try self.load.printReport(tool: "grpc-bench", mode: plan.mode.rawValue, isIdle: plan.mode == .idle, rate: plan.rate, result: result)
     }
 }

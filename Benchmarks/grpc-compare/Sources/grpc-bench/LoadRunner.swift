@@ -108,16 +108,11 @@ struct LoadRunner: Sendable {
         }
     }
 
-    private enum Outcome: Sendable {
-        case worker(Histogram<UInt64>?)
-        case watchdog
-        case progress
-    }
 
     private func measure(progress: Bool, held: Int) async -> LoadResult {
         let workers = self.plan.mode == .idle ? 1 : self.plan.concurrency
         var result = LoadResult()
-        await withTaskGroup(of: Outcome.self) { group in
+        await withTaskGroup(of: LoadTaskOutcome.self) { group in
             if progress {
                 group.addTask {
                     await self.counters.showProgress(in: self.window)
@@ -126,10 +121,7 @@ struct LoadRunner: Sendable {
             }
             // Bound every run in time even if the server stops answering.
             group.addTask {
-                let deadline = self.window.end + Self.graceNanos
-                while !Task.isCancelled, monotonicNanos() < deadline {
-                    try? await Task.sleep(for: .milliseconds(250))
-                }
+                _ = await self.window.graceExpired(after: Self.graceNanos)
                 return .watchdog
             }
             if self.plan.mode == .idle {
@@ -145,22 +137,7 @@ struct LoadRunner: Sendable {
                     group.addTask { .worker(await self.work(client: client)) }
                 }
             }
-            var remaining = workers
-            for await outcome in group {
-                switch outcome {
-                case .worker(let histogram):
-                    if let histogram { result.latency.add(histogram) }
-                    remaining -= 1
-                    if remaining == 0 { group.cancelAll() }
-                case .watchdog:
-                    if remaining > 0 {
-                        self.counters.recordError("CLIENT_TIMEOUT", count: remaining)
-                        group.cancelAll()
-                    }
-                case .progress:
-                    break
-                }
-            }
+            await self.counters.collect(&group, workers: workers, into: &result)
         }
         if progress {
             LoadCounters.clearProgressLine()
