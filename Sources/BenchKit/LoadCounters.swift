@@ -105,10 +105,47 @@ public enum LoadTaskOutcome: Sendable {
 }
 
 extension LoadCounters {
-    /// Collects a run's task group into `result`: merges each worker's latencies and cancels
-    /// the rest of the group once all `workers` are done; when the watchdog ends first, the
-    /// workers still going are counted as CLIENT_TIMEOUT errors and cancelled.
-    public func collect(_ group: inout TaskGroup<LoadTaskOutcome>, workers: Int, into result: inout LoadResult) async {
+    /// Runs one measured load and returns its totals over `window`: `workers` worker tasks
+    /// started by `addWorkers` (each ends with `.worker`), the progress line on standard error
+    /// when `progress`, and a watchdog that calls `stopWaiting` (e.g. closing the connections,
+    /// which fails the calls still waiting) when the workers outlive the window by `grace`
+    /// nanoseconds: every run is bounded in time, even against a server that stopped answering.
+    public func measure(
+        in window: LoadWindow,
+        progress: Bool,
+        grace: UInt64,
+        workers: Int,
+        stopWaiting: @escaping @Sendable () async -> Void,
+        addWorkers: (inout TaskGroup<LoadTaskOutcome>) -> Void
+    ) async -> LoadResult {
+        var result = LoadResult()
+        await withTaskGroup(of: LoadTaskOutcome.self) { group in
+            if progress {
+                group.addTask {
+                    await self.showProgress(in: window)
+                    return .progress
+                }
+            }
+            group.addTask {
+                if await window.graceExpired(after: grace) {
+                    await stopWaiting()
+                }
+                return .watchdog
+            }
+            addWorkers(&group)
+            await self.collect(&group, workers: workers, into: &result)
+        }
+        if progress {
+            Self.clearProgressLine()
+        }
+        self.fill(&result, over: window)
+        return result
+    }
+
+    /// Merges each worker's latencies into `result` and cancels the rest of the group once all
+    /// `workers` are done; when the watchdog ends first, the workers still going are counted as
+    /// CLIENT_TIMEOUT errors and cancelled.
+    private func collect(_ group: inout TaskGroup<LoadTaskOutcome>, workers: Int, into result: inout LoadResult) async {
         var remaining = workers
         for await outcome in group {
             switch outcome {

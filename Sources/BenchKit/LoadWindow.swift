@@ -33,6 +33,14 @@ public struct LoadWindow: Sendable {
         return !Task.isCancelled
     }
 
+    /// The idle mode's one worker: holds the connections until the window ends (or the task
+    /// is cancelled).
+    public func holdUntilEnd() async {
+        while !Task.isCancelled, monotonicNanos() < self.end {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+
     /// Whether a completion at `time` falls inside the measured window.
     @inlinable
     public func measures(_ time: UInt64) -> Bool {

@@ -55,42 +55,24 @@ struct LoadRunner: Sendable {
 
 
     private func measure(progress: Bool, held: Int) async -> LoadResult {
-        let workers = self.plan.mode == .idle ? 1 : self.plan.concurrency
-        var result = LoadResult()
-        await withTaskGroup(of: LoadTaskOutcome.self) { group in
-            if progress {
+        let idle = self.plan.mode == .idle
+        let channels = self.channels
+        var result = await self.counters.measure(
+            in: self.window, progress: progress, grace: Self.graceNanos, workers: idle ? 1 : self.plan.concurrency,
+            stopWaiting: { for channel in channels { await channel.close() } }
+        ) { group in
+            if idle {
                 group.addTask {
-                    await self.counters.showProgress(in: self.window)
-                    return .progress
-                }
-            }
-            // Bound every run in time even if the server stops answering: closing the
-            // channels fails the calls still waiting.
-            group.addTask {
-                if await self.window.graceExpired(after: Self.graceNanos) {
-                    for channel in self.channels { await channel.close() }
-                }
-                return .watchdog
-            }
-            if self.plan.mode == .idle {
-                group.addTask {
-                    while !Task.isCancelled, monotonicNanos() < self.window.end {
-                        try? await Task.sleep(for: .milliseconds(100))
-                    }
+                    await self.window.holdUntilEnd()
                     return .worker(nil)
                 }
-            } else {
-                for index in 0..<workers {
-                    let channel = self.channels[index % self.channels.count]
-                    group.addTask { .worker(await self.work(channel: channel)) }
-                }
+                return
             }
-            await self.counters.collect(&group, workers: workers, into: &result)
+            for index in 0..<self.plan.concurrency {
+                let channel = channels[index % channels.count]
+                group.addTask { .worker(await self.work(channel: channel)) }
+            }
         }
-        if progress {
-            LoadCounters.clearProgressLine()
-        }
-        self.counters.fill(&result, over: self.window)
         result.held = held
         return result
     }

@@ -37,34 +37,17 @@ struct LoadRunner: Sendable {
 
 
     func run(progress: Bool) async -> LoadResult {
-        var result = LoadResult()
-        await withTaskGroup(of: LoadTaskOutcome.self) { group in
-            if progress {
-                group.addTask {
-                    await self.counters.showProgress(in: self.window)
-                    return .progress
-                }
-            }
-            // Bound every run in time even if the server stops answering: closing the
-            // connections fails the calls still waiting.
-            group.addTask {
-                if await self.window.graceExpired(after: Self.graceNanos) {
-                    for connection in self.connections { await connection.close() }
-                }
-                return .watchdog
-            }
+        let connections = self.connections
+        return await self.counters.measure(
+            in: self.window, progress: progress, grace: Self.graceNanos, workers: self.plan.concurrency,
+            stopWaiting: { for connection in connections { await connection.close() } }
+        ) { group in
             for index in 0..<self.plan.concurrency {
-                let connection = self.connections[index % self.connections.count]
+                let connection = connections[index % connections.count]
                 let preference = self.plan.tasksOnEventLoops ? connection.taskExecutor : nil
                 group.addTask(executorPreference: preference) { .worker(await self.work(connection: connection)) }
             }
-            await self.counters.collect(&group, workers: self.plan.concurrency, into: &result)
         }
-        if progress {
-            LoadCounters.clearProgressLine()
-        }
-        self.counters.fill(&result, over: self.window)
-        return result
     }
 
     /// One worker. `unary` counts each round trip as a call and a message; `bidi` (one logical
