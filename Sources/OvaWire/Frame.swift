@@ -98,6 +98,10 @@ public struct RequestHeaders: Hashable, Sendable {
     public var path: String
     /// Relative timeout in microseconds; `nil` (0 on the wire) means no deadline.
     public var timeoutMicroseconds: UInt64?
+
+    /// The largest timeout a server accepts: 100 days (docs/PROTOCOL.md §10). Larger values are
+    /// a stream error (INVALID_ARGUMENT), never silently clamped.
+    public static let maxTimeoutMicroseconds: UInt64 = 100 * 86_400 * 1_000_000
     public var metadata: Metadata
 
     public init(path: String, timeoutMicroseconds: UInt64? = nil, metadata: Metadata = Metadata()) {

@@ -39,6 +39,10 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
     /// How many bytes of the connection preface have been received (server role only).
     private var prefaceBytesReceived: Int
 
+    /// Frames of unknown type skipped so far. They cost the receiver nothing but reading, yet a
+    /// peer could send them without end: the connection counts them against its flood budget.
+    public private(set) var skippedUnknownFrames = 0
+
     public init(
         role: ConnectionRole,
         maxFrameSize: Int = Settings().maxFrameSize,
@@ -83,6 +87,7 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder, Sendable {
 
             guard let type = FrameType(rawValue: header.type) else {
                 // Unknown frame type: ignored, for extensibility. Try the next frame.
+                self.skippedUnknownFrames &+= 1
                 continue
             }
             return try self.decodePayload(payload, type: type, header: header)

@@ -18,12 +18,13 @@ final class RawConnection: @unchecked Sendable {
         self.iterator = inbound.makeAsyncIterator()
     }
 
-    /// Connects to 127.0.0.1:`port`, over TLS unless `plaintext`.
-    static func connect(port: Int, plaintext: Bool = false) async throws -> RawConnection {
+    /// Connects to 127.0.0.1:`port`, over TLS unless `plaintext`, offering `alpn`.
+    static func connect(port: Int, plaintext: Bool = false, alpn: [String] = ["ova/1"]) async throws -> RawConnection {
         let (stream, continuation) = AsyncStream<ByteBuffer>.makeStream()
         let tls = plaintext ? nil : try NIOSSLContext(configuration: {
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
+            configuration.applicationProtocols = alpn
             return configuration
         }())
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -41,7 +41,7 @@ final class ClientState {
         }
     }
 
-    func receivedResponseHeaders(streamID: UInt32, metadata: Metadata) {
+    func receivedResponseHeaders(streamID: UInt32, metadata: Metadata, handler: ConnectionHandler) {
         // Initial response metadata is accepted and currently not surfaced to callers.
     }
 
@@ -70,7 +70,7 @@ struct ClientStreamOpen: Sendable {
 extension ConnectionHandler {
     /// Opens a stream now, or queues it under the server's concurrency limit.
     func openClientStream(_ open: ClientStreamOpen) {
-        guard !self.closed, self.goAwayReceived == nil else {
+        guard self.lifecycle.acceptsNewStreams || self.lifecycle.state == .awaitingPeerSettings else {
             let error = RPCError(code: .unavailable, message: "the connection is closing")
             open.inbound.fail(error)
             open.outbound.close(error)
@@ -99,7 +99,8 @@ extension ConnectionHandler {
             inbound: open.inbound,
             outbound: open.outbound,
             sendWindow: self.peerSettings.initialStreamWindow,
-            receiveWindow: self.limits.settings.initialStreamWindow
+            receiveWindow: self.limits.settings.initialStreamWindow,
+            openedAt: self.now
         )
         stream.path = open.headers.path
         self.addStream(stream)

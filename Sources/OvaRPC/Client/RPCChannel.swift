@@ -41,7 +41,7 @@ public final class RPCChannel: Sendable {
         let handler: NIOLoopBound<ConnectionHandler>
         let peerSettings: Settings
         let usable: ConnectionUsability
-        let creditSignal: ConnectionCreditSignal
+        let shared: ConnectionSharedState
     }
 
     private enum State {
@@ -155,9 +155,10 @@ public final class RPCChannel: Sendable {
                     let sync = channel.pipeline.syncOperations
                     let tlsHandler = try NIOSSLClientHandler(context: sslContext, serverHostname: sniHostname)
                     try sync.addHandler(tlsHandler)
-                    let handler = ConnectionHandler(role: .client, limits: limits, logger: logger, server: nil)
-                    handler.client?.readyPromise = ready
-                    handler.client?.usability = usable
+                    let client = ClientState()
+                    client.readyPromise = ready
+                    client.usability = usable
+                    let handler = ConnectionHandler(role: .client(client), limits: limits, logger: logger)
                     try sync.addHandler(handler)
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
@@ -175,7 +176,7 @@ public final class RPCChannel: Sendable {
                     handler: NIOLoopBound(handler, eventLoop: channel.eventLoop),
                     peerSettings: settings,
                     usable: usable,
-                    creditSignal: handler.creditSignal
+                    shared: handler.shared
                 )
             }
         }
@@ -262,7 +263,7 @@ public final class RPCChannel: Sendable {
         let (inbound, outbound) = ConnectionHandler.makeStreamIO(
             cell: cell,
             loopBound: connection.handler,
-            creditSignal: connection.creditSignal,
+            shared: connection.shared,
             eventLoop: eventLoop,
             limits: self.configuration.limits
         )

@@ -13,6 +13,9 @@ final class InboundMessages: Sendable {
         var end: RPCError?? = nil  // nil: open; .some(nil): finished cleanly; .some(error): failed
         var waiter: CheckedContinuation<ByteBuffer?, any Error>?
         var consumedBytes = 0
+        /// The event loop held back the credit of a message under reassembly because messages
+        /// were waiting (§9): report as soon as the last of them is taken.
+        var reportWhenDrained = false
     }
 
     private let state = Mutex(State())
@@ -53,6 +56,18 @@ final class InboundMessages: Sendable {
         if let waiter {
             waiter.resume(returning: message)
             self.reportIfNeeded()
+        }
+    }
+
+    /// Called by the event loop for a fragment that would be credited early (docs/PROTOCOL.md
+    /// §9): returns true, and arranges for the consumer to report once it has taken every
+    /// waiting message, when complete messages are waiting — their credit must not be returned
+    /// before they are read, or an unread stream would receive without bound.
+    func deferFragmentCredit() -> Bool {
+        self.state.withLock { state in
+            guard !state.messages.isEmpty else { return false }
+            state.reportWhenDrained = true
+            return true
         }
     }
 
@@ -99,9 +114,14 @@ final class InboundMessages: Sendable {
             case error(RPCError)
             case wait
         }
+        var drained = false
         let immediate: Immediate = self.state.withLock { state in
             if let entry = state.messages.popFirst() {
                 state.consumedBytes += entry.credit
+                if state.reportWhenDrained, state.messages.isEmpty {
+                    state.reportWhenDrained = false
+                    drained = true
+                }
                 return .message(entry.message)
             }
             switch state.end {
@@ -112,7 +132,7 @@ final class InboundMessages: Sendable {
         }
         switch immediate {
         case .message(let message):
-            self.reportIfNeeded()
+            self.reportIfNeeded(force: drained)
             return message
         case .end:
             return nil
@@ -130,10 +150,15 @@ final class InboundMessages: Sendable {
                     case error(any Error)
                 }
                 var report = 0
+                var drained = false
                 let outcome: Outcome = self.state.withLock { state in
                     if Task.isCancelled { return .error(CancellationError()) }
                     if let entry = state.messages.popFirst() {
                         state.consumedBytes += entry.credit
+                        if state.reportWhenDrained, state.messages.isEmpty {
+                            state.reportWhenDrained = false
+                            drained = true
+                        }
                         return .message(entry.message)
                     }
                     switch state.end {
@@ -150,6 +175,8 @@ final class InboundMessages: Sendable {
                 }
                 if report > 0 {
                     self.onConsumed(report)
+                } else if drained {
+                    self.reportIfNeeded(force: true)
                 }
                 switch outcome {
                 case .parked: break
@@ -168,13 +195,15 @@ final class InboundMessages: Sendable {
         }
     }
 
-    private func reportIfNeeded() {
-        let consumed: Int = self.state.withLock { state in
-            guard state.consumedBytes >= self.reportThreshold else { return 0 }
+    /// Reports consumed bytes once they reach the threshold, or whatever there is (even none:
+    /// the event loop then credits the fragments it held back) when `force`d.
+    private func reportIfNeeded(force: Bool = false) {
+        let consumed: Int? = self.state.withLock { state in
+            guard force || state.consumedBytes >= self.reportThreshold else { return nil }
             defer { state.consumedBytes = 0 }
             return state.consumedBytes
         }
-        if consumed > 0 {
+        if let consumed, consumed > 0 || force {
             self.onConsumed(consumed)
         }
     }
@@ -191,6 +220,8 @@ struct InboundMessageQueue {
     private var oldest: Entry?
     /// The later messages; empty whenever `oldest` is nil.
     private var later: CircularBuffer<Entry>?
+
+    var isEmpty: Bool { self.oldest == nil }
 
     mutating func append(_ entry: Entry) {
         guard self.oldest != nil else {

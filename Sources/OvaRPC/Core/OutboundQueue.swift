@@ -11,9 +11,10 @@ enum OutboundItem: Sendable {
 
 /// Hands a stream's outbound items from the task producing them to the event loop.
 ///
-/// Writers append and return at once while fewer than `highWatermark` bytes wait; past that
-/// they suspend until the event loop has sent enough (which it does only as the peer's
-/// flow-control windows allow). One scheduled drain takes everything queued, so a burst of
+/// Writers append and return at once while fewer than `highWatermark` bytes wait on the stream
+/// and the connection's ``ConnectionWriteBudget`` has room; past either they suspend until the
+/// event loop has sent enough (which it does only as the peer's flow-control windows and the
+/// socket's writability allow). One scheduled drain takes everything queued, so a burst of
 /// writes costs one event-loop hop and one flush.
 final class OutboundQueue: Sendable {
     private struct State {
@@ -29,12 +30,15 @@ final class OutboundQueue: Sendable {
     private let state = Mutex(State())
     private let highWatermark: Int
     private let lowWatermark: Int
+    /// What the whole connection may hold; shared by its streams.
+    private let budget: ConnectionWriteBudget
     /// Asks the event loop to call the connection's drain for this stream.
     private let scheduleDrain: @Sendable () -> Void
 
-    init(highWatermark: Int, scheduleDrain: @escaping @Sendable () -> Void) {
+    init(highWatermark: Int, budget: ConnectionWriteBudget, scheduleDrain: @escaping @Sendable () -> Void) {
         self.highWatermark = highWatermark
         self.lowWatermark = highWatermark / 2
+        self.budget = budget
         self.scheduleDrain = scheduleDrain
     }
 
@@ -55,10 +59,15 @@ final class OutboundQueue: Sendable {
             if mustYield { state.writtenSinceYield = 0 }
             return (schedule, state.queuedBytes > self.highWatermark, mustYield)
         }
+        let overBudget = self.budget.add(bytes)
         if schedule { self.scheduleDrain() }
         if mustWait {
             try await self.waitForRoom()
-        } else if mustYield {
+        }
+        if overBudget {
+            try await self.budget.waitForRoom()
+            if let error = self.state.withLock({ $0.closedWith }) { throw error }
+        } else if !mustWait, mustYield {
             // A writer that never suspends would keep a shared thread (an event loop, when
             // tasks run there) from draining and flushing: step aside once in a while.
             await Task.yield()
@@ -81,6 +90,7 @@ final class OutboundQueue: Sendable {
             return schedule
         }
         guard let schedule else { return false }
+        _ = self.budget.add(bytes)
         if schedule { self.scheduleDrain() }
         return true
     }
@@ -127,24 +137,31 @@ final class OutboundQueue: Sendable {
     /// The event loop has handed `bytes` to the channel.
     func sent(bytes: Int) {
         guard bytes > 0 else { return }
-        let waiter: CheckedContinuation<Void, any Error>? = self.state.withLock { state in
+        let (counted, waiter): (Bool, CheckedContinuation<Void, any Error>?) = self.state.withLock { state in
+            // After `close` the bytes were already released, with everything else queued.
+            guard state.closedWith == nil else { return (false, nil) }
             state.queuedBytes -= bytes
-            guard state.queuedBytes <= self.lowWatermark, let waiter = state.waiter else { return nil }
+            guard state.queuedBytes <= self.lowWatermark, let waiter = state.waiter else { return (true, nil) }
             state.waiter = nil
-            return waiter
+            return (true, waiter)
         }
+        if counted { self.budget.release(bytes) }
         waiter?.resume()
     }
 
-    /// The stream is over: pending and future writes fail with `error`.
+    /// The stream is over: pending and future writes fail with `error`, and what was still
+    /// queued leaves the connection's budget. Idempotent.
     func close(_ error: RPCError) {
-        let waiter: CheckedContinuation<Void, any Error>? = self.state.withLock { state in
+        let (waiter, dropped): (CheckedContinuation<Void, any Error>?, Int) = self.state.withLock { state in
             if state.closedWith == nil { state.closedWith = error }
             state.items = []
+            let dropped = state.queuedBytes
+            state.queuedBytes = 0
             let waiter = state.waiter
             state.waiter = nil
-            return waiter
+            return (waiter, dropped)
         }
+        self.budget.release(dropped)
         waiter?.resume(throwing: error)
     }
 }

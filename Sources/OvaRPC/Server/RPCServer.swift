@@ -78,12 +78,19 @@ public final class RPCServer: Sendable {
     public func start() async throws -> SocketAddress {
         let channel: any Channel
         do {
-            let sslContext = try NIOSSLContext(configuration: self.configuration.tls)
+            // ALPN `ova/1` is offered and required (docs/PROTOCOL.md §2): a client that does not
+            // negotiate it is closed without a frame.
+            var tls = self.configuration.tls
+            tls.applicationProtocols = [Self.applicationProtocol]
+            let sslContext = try NIOSSLContext(configuration: tls)
             let bootstrap = ServerBootstrap(group: self.group)
                 .serverChannelOption(.backlog, value: 1024)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.maxMessagesPerRead, value: 16)
+                // What the socket buffers for a slow reader before the connection stops
+                // taking from its streams' queues (ConnectionHandler, "writability").
+                .childChannelOption(.writeBufferWaterMark, value: .init(low: 64 * 1024, high: 256 * 1024))
                 .childChannelInitializer { channel in
                     self.initializeConnection(channel, sslContext: sslContext)
                 }
@@ -145,16 +152,19 @@ public final class RPCServer: Sendable {
             let sync = channel.pipeline.syncOperations
             try sync.addHandler(NIOSSLServerHandler(context: sslContext))
             try sync.addHandler(ConnectionHandler(
-                role: .server,
+                role: .server(dispatcher),
                 limits: self.configuration.limits,
                 logger: connectionLogger,
-                server: dispatcher
+                requiredApplicationProtocol: Self.applicationProtocol
             ))
             return channel.eventLoop.makeSucceededVoidFuture()
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
     }
+
+    /// The ALPN protocol id of OVA/1.
+    public static let applicationProtocol = "ova/1"
 
     private static func randomConnectionID() -> String {
         let value = UInt64.random(in: 0...UInt64.max)

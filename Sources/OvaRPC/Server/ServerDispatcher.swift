@@ -12,13 +12,13 @@ struct ServerDispatcher: Sendable {
     let metrics: ServerMetrics
 
     /// Logs the end of a call whose stream is being removed (counted once per stream).
-    func callEnded(stream: StreamState, code: StatusCode, message: String) {
+    func callEnded(stream: StreamState, code: StatusCode, message: String, now: NIODeadline) {
         self.metrics.callEnded()
-        self.log(path: stream.path, streamID: stream.id, code: code, message: message, openedAt: stream.openedAt)
+        self.log(path: stream.path, streamID: stream.id, code: code, message: message, openedAt: stream.openedAt, now: now)
     }
 
     /// The access log: successful calls at debug, failures at info, server faults at warning.
-    func log(path: String, streamID: UInt32, code: StatusCode, message: String, openedAt: NIODeadline) {
+    func log(path: String, streamID: UInt32, code: StatusCode, message: String, openedAt: NIODeadline, now: NIODeadline) {
         let level: Logger.Level
         switch code {
         case .ok: level = .debug
@@ -26,7 +26,7 @@ struct ServerDispatcher: Sendable {
         default: level = .info
         }
         guard self.callLogger.logLevel <= level else { return }
-        let micros = (NIODeadline.now() - openedAt).nanoseconds / 1000
+        let micros = (now - openedAt).nanoseconds / 1000
         self.callLogger.log(
             level: level,
             "call finished",
@@ -47,16 +47,20 @@ extension ConnectionHandler {
     func serverReceivedHeaders(streamID: UInt32, headers: RequestHeaders, endStream: Bool) throws {
         guard let server = self.server, let eventLoop = self.eventLoop else { return }
         guard streamID % 2 == 1, streamID > self.highestStreamID else {
-            throw ConnectionError(code: .internalError, message: "stream ids must be odd and increasing (got \(streamID))")
+            throw ConnectionViolation(code: .internalError, message: "stream ids must be odd and increasing (got \(streamID))")
         }
         self.highestStreamID = streamID
+        let now = self.now
 
         func reject(_ code: StatusCode, _ message: String) {
             self.emit(.trailers(streamID: streamID, Trailers(code: code, message: message)))
-            server.log(path: headers.path, streamID: streamID, code: code, message: message, openedAt: .now())
+            server.log(path: headers.path, streamID: streamID, code: code, message: message, openedAt: now, now: now)
         }
-        if self.goAwaySent != nil {
+        if !self.lifecycle.acceptsNewStreams {
             return reject(.unavailable, "the server is shutting down")
+        }
+        if let timeout = headers.timeoutMicroseconds, timeout > RequestHeaders.maxTimeoutMicroseconds {
+            return reject(.invalidArgument, "timeout of \(timeout) µs exceeds the maximum of \(RequestHeaders.maxTimeoutMicroseconds) µs (100 days)")
         }
         guard self.streams.count < self.limits.settings.maxConcurrentStreams else {
             return reject(.resourceExhausted, "too many concurrent streams (limit \(self.limits.settings.maxConcurrentStreams))")
@@ -67,20 +71,21 @@ extension ConnectionHandler {
 
         let cell = StreamIDCell(streamID)
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let (inbound, outbound) = Self.makeStreamIO(cell: cell, loopBound: loopBound, creditSignal: self.creditSignal, eventLoop: eventLoop, limits: self.limits)
+        let (inbound, outbound) = Self.makeStreamIO(cell: cell, loopBound: loopBound, shared: self.shared, eventLoop: eventLoop, limits: self.limits)
         let stream = StreamState(
             id: streamID,
             inbound: inbound,
             outbound: outbound,
             sendWindow: self.peerSettings.initialStreamWindow,
-            receiveWindow: self.limits.settings.initialStreamWindow
+            receiveWindow: self.limits.settings.initialStreamWindow,
+            openedAt: now
         )
         stream.path = headers.path
         self.addStream(stream)
 
         var deadline: NIODeadline?
         if let timeout = headers.timeoutMicroseconds {
-            let at = NIODeadline.now() + .microseconds(Int64(clamping: timeout))
+            let at = now + .microseconds(Int64(clamping: timeout))
             deadline = at
             self.scheduleDeadline(at, for: stream)
         }
@@ -113,7 +118,7 @@ extension ConnectionHandler {
             stream.pendingStart = start
         }
         if endStream {
-            self.remoteHalfClosed(stream)
+            try self.remoteHalfClosed(stream)
         }
     }
 

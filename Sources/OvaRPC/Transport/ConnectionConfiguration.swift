@@ -10,11 +10,23 @@ public struct ConnectionLimits: Sendable {
     public var idleTimeout: TimeAmount? = .minutes(5)
     /// Bytes a task may queue on one stream before `write` suspends.
     public var outboundHighWatermark = 256 * 1024
+    /// Bytes all the tasks of one connection may queue, together, before their writes suspend:
+    /// what the connection holds for a peer that does not read, whatever windows it advertised
+    /// (docs/PROTOCOL.md §13). The socket's own buffer adds at most one flush batch.
+    public var maxConnectionBuffer = 2 * 1024 * 1024
     /// PINGs allowed in a burst, and sustained per second, before GOAWAY(RESOURCE_EXHAUSTED).
     public var pingBurst = 20
     public var pingsPerSecond = 10
-    /// RESET frames accepted per 10 seconds before GOAWAY(RESOURCE_EXHAUSTED).
-    public var maxResetsPerTenSeconds = 100
+    /// Frames that cost the receiver work but carry none for it (PING ACK, repeated SETTINGS
+    /// ACK, unknown types, tiny WINDOW_UPDATEs, RESETs of streams that are not open), allowed in
+    /// a burst and sustained per second.
+    public var controlFrameBurst = 1000
+    public var controlFramesPerSecond = 100
+    /// Calls cancelled by the peer while their handler runs (the rapid-reset attack), allowed in
+    /// a burst and sustained per second. Cancellations of calls whose deadline has (nearly)
+    /// expired are not counted: that is the client following §10.
+    public var resetBurst = 200
+    public var resetsPerSecond = 20
 
     public init() {}
 }
@@ -34,13 +46,16 @@ struct TokenBucket {
         self.last = now
     }
 
-    /// Takes a token; false when the bucket is empty (the peer is flooding).
-    mutating func take(now: NIODeadline) -> Bool {
+    /// Takes `count` tokens; false when the bucket does not hold them (the peer is flooding).
+    mutating func take(_ count: Int = 1, now: NIODeadline) -> Bool {
         let elapsed = Double((now - self.last).nanoseconds) / 1e9
         self.last = now
         self.tokens = min(self.capacity, self.tokens + max(0, elapsed) * self.perSecond)
-        guard self.tokens >= 1 else { return false }
-        self.tokens -= 1
+        guard self.tokens >= Double(count) else {
+            self.tokens = 0
+            return false
+        }
+        self.tokens -= Double(count)
         return true
     }
 }

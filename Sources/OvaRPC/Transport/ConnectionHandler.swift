@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOTLS
 
 /// Sent down a server connection's pipeline to start a graceful shutdown: GOAWAY, let the
 /// accepted streams finish, then close.
@@ -7,17 +8,32 @@ struct GracefulShutdownEvent: Sendable {}
 
 /// One OVA connection, either role: frames in, frames out, streams, flow control, limits.
 ///
+/// The rules live in value types this handler drives: ``ConnectionStateMachine`` (SETTINGS
+/// first, GOAWAY draining, idle and handshake timeouts), ``FloodGuard`` (PING, control-frame
+/// and rapid-reset budgets), ``FlowControlPolicy`` (when to fragment, when to credit) and
+/// ``FrameOutput`` (coalescing). Time is the event loop's (`eventLoop.now`), so tests drive it
+/// with an `EmbeddedEventLoop`.
+///
 /// All state is confined to the channel's event loop. Tasks (handlers, client calls) talk to
 /// it only through ``InboundMessages`` and ``OutboundQueue`` and by scheduling closures on the
 /// event loop. Frames produced while handling a read burst or a drain are coalesced into one
-/// buffer and written with one flush.
+/// buffer and written with one flush. While the channel is not writable nothing more is taken
+/// from the streams' queues, so their writers suspend (``ConnectionWriteBudget``).
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let role: ConnectionRole
+    /// Which side this is, with what only that side has.
+    enum Role {
+        case server(ServerDispatcher)
+        case client(ClientState)
+    }
+
+    let role: Role
     let limits: ConnectionLimits
     var logger: Logger
+    /// Shared with the tasks of this connection's streams.
+    let shared: ConnectionSharedState
 
     var context: ChannelHandlerContext?
     var eventLoop: (any EventLoop)?
@@ -26,109 +42,159 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// so an idle connection holds no read buffer.
     private var unprocessed: ByteBuffer?
 
+    private(set) var lifecycle = ConnectionStateMachine()
+    /// The ALPN protocol a server requires; the handler starts only once TLS negotiated it.
+    private let requiredApplicationProtocol: String?
+    private var started = false
+
     /// The peer's settings (protocol defaults until its SETTINGS frame arrives).
     var peerSettings = Settings()
-    var receivedPeerSettings = false
     private var handshakeTimer: Scheduled<Void>?
     /// Armed once while the connection is idle and left alone when calls come and go: when it
     /// fires it closes the connection if it has been idle for the whole timeout, and otherwise
-    /// re-arms for what is left (or not at all while calls are open). Cancelling and
-    /// rescheduling it on every call cost a promise, a closure and timer-heap work per call.
+    /// re-arms for what is left. Cancelling and rescheduling it on every call cost a promise, a
+    /// closure and timer-heap work per call.
     private var idleTimer: Scheduled<Void>?
-    /// When the connection last became idle (no open streams); nil while streams are open.
-    private var idleSince: NIODeadline?
 
     // Flow control, connection level.
     var connectionSendWindow: Int
     private var connectionReceiveWindow: Int
     private var connectionPendingCredit = 0
-    /// Raised while less than half the connection receive window is open.
-    let creditSignal = ConnectionCreditSignal()
+    /// T of §9 for what we receive (our settings) and what we send (the peer's).
+    private let receiveFragmentThreshold: Int
+    private var sendFragmentThreshold: Int
 
     var streams: [UInt32: StreamState] = [:]
     /// Highest stream id opened by the client (server role) or allocated (client role).
     var highestStreamID: UInt32 = 0
     /// Streams waiting for connection-level send window.
     private var blockedStreams: Set<UInt32> = []
+    /// Streams with items left to send once the channel is writable again.
+    private var parkedStreams: Set<UInt32> = []
+    /// Mirrors the channel's writability (updated by `channelWritabilityChanged`).
+    private(set) var isWritable = true
 
-    // Shutdown.
-    var goAwaySent: UInt32?
-    var goAwayReceived: UInt32?
-    var closed = false
+    private var floodGuard: FloodGuard?
+    private var skippedFramesSeen = 0
+    private var settingsAcksReceived = 0
 
-    // Flood protection.
-    private var pingBucket: TokenBucket?
-    private var resetWindowStart = NIODeadline.now()
-    private var resetsInWindow = 0
-
-    // Output coalescing.
-    private var output: ByteBuffer?
+    private var output = FrameOutput()
     private(set) var inReadBurst = false
     private var flushScheduled = false
 
-    // Role-specific parts.
-    let server: ServerDispatcher?
-    var client: ClientState?
-
-    init(role: ConnectionRole, limits: ConnectionLimits, logger: Logger, server: ServerDispatcher?) {
+    /// - Parameter requiredApplicationProtocol: for a server behind TLS, the ALPN protocol the
+    ///   client must have negotiated; the connection starts (sends SETTINGS) only after the TLS
+    ///   handshake, and is closed without a frame if the protocol differs (docs/PROTOCOL.md §2).
+    init(role: Role, limits: ConnectionLimits, logger: Logger, requiredApplicationProtocol: String? = nil) {
         self.role = role
         self.limits = limits
         self.logger = logger
-        self.server = server
-        self.client = role == .client ? ClientState() : nil
+        self.requiredApplicationProtocol = requiredApplicationProtocol
+        self.shared = ConnectionSharedState(writeBudget: ConnectionWriteBudget(limit: limits.maxConnectionBuffer))
         self.decoder = FrameDecoder(
-            role: role,
+            role: role.wireRole,
             maxFrameSize: limits.settings.maxFrameSize,
             maxMetadataSize: limits.settings.maxMetadataSize
         )
         self.connectionSendWindow = Settings().initialConnectionWindow
         self.connectionReceiveWindow = limits.settings.initialConnectionWindow
+        self.receiveFragmentThreshold = FlowControlPolicy.fragmentThreshold(limits.settings)
+        self.sendFragmentThreshold = FlowControlPolicy.fragmentThreshold(Settings())
     }
+
+    var server: ServerDispatcher? {
+        if case .server(let dispatcher) = self.role { return dispatcher }
+        return nil
+    }
+
+    var client: ClientState? {
+        if case .client(let state) = self.role { return state }
+        return nil
+    }
+
+    var isServer: Bool { self.server != nil }
+
+    var now: NIODeadline { self.eventLoop?.now ?? .now() }
 
     // MARK: - Lifecycle
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.eventLoop = context.eventLoop
-        self.pingBucket = TokenBucket(capacity: self.limits.pingBurst, perSecond: self.limits.pingsPerSecond, now: .now())
+        self.floodGuard = FloodGuard(limits: self.limits, now: context.eventLoop.now)
         if context.channel.isActive {
-            self.start(context: context)
+            self.channelBecameActive(context: context)
         }
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        self.start(context: context)
+        self.channelBecameActive(context: context)
         context.fireChannelActive()
     }
 
-    private var started = false
+    private var handshakeTimerArmed = false
 
-    private func start(context: ChannelHandlerContext) {
-        guard !self.started else { return }
-        self.started = true
+    private func channelBecameActive(context: ChannelHandlerContext) {
+        guard !self.handshakeTimerArmed else { return }
+        self.handshakeTimerArmed = true
+        self.isWritable = context.channel.isWritable
+        // The handshake timeout covers TLS, the preface and SETTINGS: it starts with the TCP
+        // connection.
         let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
         self.handshakeTimer = context.eventLoop.scheduleTask(in: self.limits.handshakeTimeout) {
             let handler = loopBound.value
-            guard !handler.receivedPeerSettings else { return }
+            guard handler.lifecycle.handshakeTimedOut() else { return }
             handler.logger.info("closing connection: handshake timed out")
             handler.closeConnection(code: .deadlineExceeded, message: "handshake timed out")
         }
-        if self.role == .client {
-            self.emitRaw(ConnectionPreface.bytes)
+        if self.requiredApplicationProtocol == nil {
+            self.start(context: context)
+        }
+    }
+
+    /// Sends what this side sends first: the preface (client) and SETTINGS.
+    private func start(context: ChannelHandlerContext) {
+        guard !self.started, !self.lifecycle.isClosed else { return }
+        self.started = true
+        if case .client = self.role {
+            self.output.appendRaw(ConnectionPreface.bytes, allocator: context.channel.allocator)
         }
         self.emit(.settings(self.limits.settings))
         self.flushNow()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is GracefulShutdownEvent {
+            self.beginGracefulShutdown()
+        } else if let tls = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = tls,
+                  let required = self.requiredApplicationProtocol {
+            guard negotiated == required else {
+                // A peer that did not negotiate OVA/1 is not spoken to at all (§2): no SETTINGS,
+                // no GOAWAY, whatever it offered instead (h2, http/1.1, or no ALPN).
+                self.logger.info("closing connection: ALPN \(negotiated.map { "\"\($0)\"" } ?? "none") instead of \"\(required)\"")
+                self.lifecycle.closed()
+                context.close(promise: nil)
+                return
+            }
+            self.start(context: context)
+            context.fireUserInboundEventTriggered(event)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        self.closed = true
+        self.lifecycle.closed()
         self.handshakeTimer?.cancel()
         self.handshakeTimer = nil
         self.idleTimer?.cancel()
         self.idleTimer = nil
+        self.output.discard()
         let error = RPCError(code: .unavailable, message: "the connection was closed")
         // Queued client calls fail first, so that closing streams does not open them.
         self.client?.connectionClosed(error: error)
+        // Handlers are cancelled at once and their queues dropped: a peer that vanished must
+        // not keep memory or CPU busy.
         for stream in Array(self.streams.values) {
             self.removeStream(stream, error: error)
         }
@@ -147,12 +213,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is GracefulShutdownEvent {
-            self.beginGracefulShutdown()
-        } else {
-            context.fireUserInboundEventTriggered(event)
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.isWritable = context.channel.isWritable
+        if self.isWritable {
+            self.resumeParkedStreams()
         }
+        context.fireChannelWritabilityChanged()
     }
 
     // MARK: - Reading
@@ -169,8 +235,10 @@ final class ConnectionHandler: ChannelInboundHandler {
             // The decoder rejects a frame longer than MAX_FRAME_SIZE as soon as its header is
             // here, so what stays buffered is at most one frame.
             while let frame = try self.decoder.decode(buffer: &buffer) {
+                try self.admitSkippedFrames()
                 try self.handle(frame)
             }
+            try self.admitSkippedFrames()
             if buffer.readableBytes > 0 {
                 buffer.discardReadBytes()
                 self.unprocessed = buffer
@@ -178,7 +246,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         } catch let error as WireError {
             self.logger.info("closing connection: protocol error: \(error.detail)")
             self.closeConnection(code: error.statusCode, message: error.detail)
-        } catch let error as ConnectionError {
+        } catch let error as ConnectionViolation {
             self.logger.info("closing connection: \(error.message)")
             self.closeConnection(code: error.code, message: error.message)
         } catch {
@@ -193,40 +261,44 @@ final class ConnectionHandler: ChannelInboundHandler {
         context.fireChannelReadComplete()
     }
 
-    /// A violation that ends the connection with GOAWAY.
-    struct ConnectionError: Error {
-        var code: StatusCode
-        var message: String
+    /// Unknown frame types the decoder skipped count as control frames.
+    private func admitSkippedFrames() throws(ConnectionViolation) {
+        let skipped = self.decoder.skippedUnknownFrames - self.skippedFramesSeen
+        guard skipped > 0 else { return }
+        self.skippedFramesSeen = self.decoder.skippedUnknownFrames
+        try self.floodGuard?.admitControlFrames(skipped, now: self.now)
     }
 
     private func handle(_ frame: Frame) throws {
-        if self.closed { return }
-        if !self.receivedPeerSettings {
-            guard case .settings(let settings) = frame else {
-                throw ConnectionError(code: .internalError, message: "the first frame must be SETTINGS")
-            }
+        if self.lifecycle.isClosed { return }
+        if case .settings(let settings) = frame {
+            try self.lifecycle.receivedSettings(now: self.now)
             try self.applyPeerSettings(settings)
             return
         }
+        try self.lifecycle.checkFrameAllowed()
         switch frame {
         case .settings:
-            throw ConnectionError(code: .internalError, message: "SETTINGS may be sent only once")
+            break  // handled above
         case .settingsAck:
-            break
+            self.settingsAcksReceived += 1
+            if self.settingsAcksReceived > 1 {
+                try self.floodGuard?.admitControlFrames(now: self.now)
+            }
         case .requestHeaders(let streamID, let headers, let endStream):
-            guard self.role == .server else {
-                throw ConnectionError(code: .internalError, message: "a server may not open streams")
+            guard self.isServer else {
+                throw ConnectionViolation(code: .internalError, message: "a server may not open streams")
             }
             try self.serverReceivedHeaders(streamID: streamID, headers: headers, endStream: endStream)
         case .responseHeaders(let streamID, let metadata):
-            self.client?.receivedResponseHeaders(streamID: streamID, metadata: metadata)
+            self.client?.receivedResponseHeaders(streamID: streamID, metadata: metadata, handler: self)
         case .message(let streamID, let payload, let flags):
             try self.receivedMessage(streamID: streamID, payload: payload, flags: flags)
         case .halfClose(let streamID):
             try self.receivedHalfClose(streamID: streamID)
         case .trailers(let streamID, let trailers):
-            guard self.role == .client else {
-                throw ConnectionError(code: .internalError, message: "a client may not send TRAILERS")
+            guard !self.isServer else {
+                throw ConnectionViolation(code: .internalError, message: "a client may not send TRAILERS")
             }
             self.clientReceivedTrailers(streamID: streamID, trailers: trailers)
         case .reset(let streamID, let code):
@@ -234,10 +306,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         case .windowUpdate(let streamID, let increment):
             try self.receivedWindowUpdate(streamID: streamID, increment: Int(increment))
         case .ping(let data, let ack):
-            if !ack {
-                guard self.pingBucket?.take(now: .now()) ?? true else {
-                    throw ConnectionError(code: .resourceExhausted, message: "too many PING frames")
-                }
+            if ack {
+                try self.floodGuard?.admitControlFrames(now: self.now)
+            } else {
+                try self.floodGuard?.admitPing(now: self.now)
                 self.emit(.ping(data: data, ack: true))
             }
         case .goAway(let lastStreamID, let code, let message):
@@ -247,13 +319,13 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func applyPeerSettings(_ settings: Settings) throws {
         self.peerSettings = settings
-        self.receivedPeerSettings = true
+        self.sendFragmentThreshold = FlowControlPolicy.fragmentThreshold(settings)
         self.handshakeTimer?.cancel()
         self.handshakeTimer = nil
         self.connectionSendWindow = settings.initialConnectionWindow
         self.emit(.settingsAck)
-        if self.role == .server, self.streams.isEmpty {
-            self.becameIdle()
+        if self.isServer, self.streams.isEmpty {
+            self.armIdleTimerIfNeeded()
         }
         self.client?.ready(handler: self)
     }
@@ -262,14 +334,14 @@ final class ConnectionHandler: ChannelInboundHandler {
         let length = payload.readableBytes
         self.connectionReceiveWindow -= length
         guard self.connectionReceiveWindow >= 0 else {
-            throw ConnectionError(code: .resourceExhausted, message: "the connection flow-control window was exceeded")
+            throw ConnectionViolation(code: .resourceExhausted, message: "the connection flow-control window was exceeded")
         }
         if self.connectionReceiveWindow < self.limits.settings.initialConnectionWindow / 2 {
-            self.creditSignal.set(true)
+            self.shared.creditSignal.set(true)
         }
         guard let stream = self.streams[streamID] else {
-            // A stream that already ended (reset, rejected, finished): the bytes still count
-            // against the connection window, so return them at once.
+            // A stream that already ended (reset, rejected, finished) or an id the client
+            // skipped: the bytes still count against the connection window, so return them.
             try self.checkKnownStream(streamID)
             self.creditConnection(length)
             return
@@ -277,10 +349,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         stream.receiveWindow -= length
         stream.uncreditedBytes += length
         guard stream.receiveWindow >= 0 else {
-            throw ConnectionError(code: .resourceExhausted, message: "stream \(streamID) exceeded its flow-control window")
+            throw ConnectionViolation(code: .resourceExhausted, message: "stream \(streamID) exceeded its flow-control window")
         }
         if stream.remoteClosed {
-            throw ConnectionError(code: .internalError, message: "MESSAGE on stream \(streamID) after its end")
+            throw ConnectionViolation(code: .internalError, message: "MESSAGE on stream \(streamID) after its end")
         }
         let limit = self.limits.settings.maxMessageSize
         let buffered = stream.reassembly?.readableBytes ?? 0
@@ -297,18 +369,13 @@ final class ConnectionHandler: ChannelInboundHandler {
             var fragment = payload
             stream.reassembly?.writeBuffer(&fragment)
             stream.reassemblyUncredited += length
-            // A message larger than what the window has left could never complete: when the
-            // sender can no longer send a full frame, credit the fragments received so far.
-            // What this lets through is bounded by MAX_MESSAGE_SIZE.
-            if stream.receiveWindow < self.limits.settings.maxFrameSize || self.connectionReceiveWindow < self.limits.settings.maxFrameSize {
-                self.returnCredit(stream, bytes: stream.reassemblyUncredited)
-                stream.reassemblyUncredited = 0
-            }
+            self.creditFragmentsIfStalled(stream)
             return
         } else if var assembled = stream.reassembly {
             var fragment = payload
             assembled.writeBuffer(&fragment)
             stream.reassembly = nil
+            stream.fragmentCreditDeferred = false
             message = assembled
             credit = stream.reassemblyUncredited + length
             stream.reassemblyUncredited = 0
@@ -317,42 +384,59 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         stream.inbound.append(message, credit: credit)
         if flags.contains(.endStream) {
-            guard self.role == .server else {
-                throw ConnectionError(code: .internalError, message: "END_STREAM from a server")
+            guard self.isServer else {
+                throw ConnectionViolation(code: .internalError, message: "END_STREAM from a server")
             }
-            self.remoteHalfClosed(stream)
+            try self.remoteHalfClosed(stream)
         }
     }
 
+    /// §9: the fragments of a message under reassembly are credited when the sender could not
+    /// send another fragment of at least T (the window left is below T) — so a message larger
+    /// than the window completes — but never while a complete message of the stream waits to
+    /// be read, so an unread stream receives at most its window.
+    private func creditFragmentsIfStalled(_ stream: StreamState) {
+        guard stream.reassemblyUncredited > 0,
+              stream.receiveWindow < self.receiveFragmentThreshold
+                || self.connectionReceiveWindow < self.receiveFragmentThreshold
+        else { return }
+        if stream.inbound.deferFragmentCredit() {
+            // Credited when the consumer has taken the waiting messages (`consumed`).
+            stream.fragmentCreditDeferred = true
+            return
+        }
+        stream.fragmentCreditDeferred = false
+        self.returnCredit(stream, bytes: stream.reassemblyUncredited)
+        stream.reassemblyUncredited = 0
+    }
+
     private func receivedHalfClose(streamID: UInt32) throws {
-        guard self.role == .server else {
-            throw ConnectionError(code: .internalError, message: "HALF_CLOSE from a server")
+        guard self.isServer else {
+            throw ConnectionViolation(code: .internalError, message: "HALF_CLOSE from a server")
         }
         guard let stream = self.streams[streamID] else {
             try self.checkKnownStream(streamID)
             return
         }
-        self.remoteHalfClosed(stream)
+        try self.remoteHalfClosed(stream)
     }
 
     private func receivedReset(streamID: UInt32, code: StatusCode) throws {
-        guard streamID != 0 else { throw ConnectionError(code: .internalError, message: "RESET on stream 0") }
-        let now = NIODeadline.now()
-        if now - self.resetWindowStart > .seconds(10) {
-            self.resetWindowStart = now
-            self.resetsInWindow = 0
-        }
-        self.resetsInWindow += 1
-        if self.resetsInWindow > self.limits.maxResetsPerTenSeconds {
-            throw ConnectionError(code: .resourceExhausted, message: "too many RESET frames")
-        }
+        guard streamID != 0 else { throw ConnectionViolation(code: .internalError, message: "RESET on stream 0") }
         guard let stream = self.streams[streamID] else {
+            // Racing the stream's end, or for a stream that is long gone: costs a lookup.
             try self.checkKnownStream(streamID)
+            try self.floodGuard?.admitControlFrames(now: self.now)
             return
         }
         let error: RPCError
         switch self.role {
         case .server:
+            let now = self.now
+            if stream.handlerTask != nil,
+               !FloodGuard.isDeadlineCancellation(openedAt: stream.openedAt, deadline: stream.deadline, now: now) {
+                try self.floodGuard?.admitCancellation(now: now)
+            }
             error = RPCError(code: .cancelled, message: "the client cancelled the call")
         case .client:
             error = RPCError(code: code, message: "the server reset the stream (\(code.name))")
@@ -361,10 +445,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func receivedWindowUpdate(streamID: UInt32, increment: Int) throws {
+        if increment < FloodGuard.smallWindowUpdate {
+            try self.floodGuard?.admitControlFrames(now: self.now)
+        }
         if streamID == 0 {
             self.connectionSendWindow += increment
             guard self.connectionSendWindow <= Settings.maxWindow else {
-                throw ConnectionError(code: .internalError, message: "connection window overflow")
+                throw ConnectionViolation(code: .internalError, message: "connection window overflow")
             }
             let blocked = self.blockedStreams
             self.blockedStreams.removeAll()
@@ -374,7 +461,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         } else if let stream = self.streams[streamID] {
             stream.sendWindow += increment
             guard stream.sendWindow <= Settings.maxWindow else {
-                throw ConnectionError(code: .internalError, message: "stream \(streamID) window overflow")
+                throw ConnectionViolation(code: .internalError, message: "stream \(streamID) window overflow")
             }
             self.sendPending(stream)
         } else {
@@ -383,10 +470,10 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     private func receivedGoAway(lastStreamID: UInt32, code: StatusCode, message: String) {
-        self.goAwayReceived = lastStreamID
+        self.lifecycle.receivedGoAway(lastStreamID: lastStreamID)
         self.logger.debug("received GOAWAY last=\(lastStreamID) code=\(code.name) \(message)")
-        if self.role == .client {
-            self.client?.receivedGoAway()
+        if let client = self.client {
+            client.receivedGoAway()
             let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)")
             for stream in self.streams.values where stream.id > lastStreamID {
                 self.removeStream(stream, error: error)
@@ -395,24 +482,31 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.closeIfDrained()
     }
 
-    /// Frames for a stream id the peer never opened are a protocol error; for one that ended
-    /// they are a harmless race.
+    /// Frames for a stream id above any the client opened are a protocol error; ids at or
+    /// below the highest opened belong to streams that ended or that the client skipped, and
+    /// are ignored (§8.1).
     private func checkKnownStream(_ streamID: UInt32) throws {
         guard streamID != 0, streamID <= self.highestStreamID else {
-            throw ConnectionError(code: .internalError, message: "frame for unknown stream \(streamID)")
+            throw ConnectionViolation(code: .internalError, message: "frame for unknown stream \(streamID)")
         }
     }
 
     // MARK: - Flow control credit
 
-    /// A task consumed `bytes` of messages on `streamID`: reopen the windows.
+    /// A task consumed `bytes` of messages on `streamID`: reopen the windows, and credit the
+    /// fragments held back while messages were waiting.
     func consumed(streamID: UInt32, bytes: Int) {
         guard streamID != 0, let stream = self.streams[streamID] else { return }
         self.returnCredit(stream, bytes: bytes)
+        if stream.fragmentCreditDeferred {
+            stream.fragmentCreditDeferred = false
+            self.creditFragmentsIfStalled(stream)
+        }
         self.flushSoon()
     }
 
     private func returnCredit(_ stream: StreamState, bytes: Int) {
+        guard bytes > 0 else { return }
         stream.receiveWindow += bytes
         stream.uncreditedBytes -= bytes
         if !stream.remoteClosed {
@@ -426,19 +520,12 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.connectionReceiveWindow += bytes
         self.connectionPendingCredit += bytes
         if self.connectionReceiveWindow >= self.limits.settings.initialConnectionWindow / 2 {
-            self.creditSignal.set(false)
+            self.shared.creditSignal.set(false)
         }
         if self.connectionPendingCredit >= self.limits.settings.initialConnectionWindow / 16 {
             self.emit(.windowUpdate(streamID: 0, increment: UInt32(self.connectionPendingCredit)))
             self.connectionPendingCredit = 0
         }
-    }
-
-    /// Consumed bytes a task accumulates before returning them as credit. Small next to both
-    /// windows, so that many streams sharing the connection window keep it open (a WINDOW_UPDATE
-    /// per 32 KiB is a negligible cost), and at most half a stream window.
-    static func creditReportThreshold(_ settings: Settings) -> Int {
-        max(1, min(settings.initialStreamWindow / 2, 32 * 1024))
     }
 
     // MARK: - Streams
@@ -449,17 +536,17 @@ final class ConnectionHandler: ChannelInboundHandler {
     static func makeStreamIO(
         cell: StreamIDCell,
         loopBound: NIOLoopBound<ConnectionHandler>,
-        creditSignal: ConnectionCreditSignal,
+        shared: ConnectionSharedState,
         eventLoop: any EventLoop,
         limits: ConnectionLimits
     ) -> (InboundMessages, OutboundQueue) {
         let inbound = InboundMessages(
-            reportThreshold: Self.creditReportThreshold(limits.settings),
-            connectionStarved: creditSignal
+            reportThreshold: FlowControlPolicy.creditReportThreshold(limits.settings),
+            connectionStarved: shared.creditSignal
         ) { bytes in
             eventLoop.execute { loopBound.value.consumed(streamID: cell.value, bytes: bytes) }
         }
-        let outbound = OutboundQueue(highWatermark: limits.outboundHighWatermark) {
+        let outbound = OutboundQueue(highWatermark: limits.outboundHighWatermark, budget: shared.writeBudget) {
             if eventLoop.inEventLoop, loopBound.value.inReadBurst {
                 // A handler started with Task.immediate inside this read: drain now, so its
                 // frames join the read burst's one flush.
@@ -473,7 +560,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func addStream(_ stream: StreamState) {
         self.streams[stream.id] = stream
-        self.idleSince = nil
+        self.lifecycle.streamOpened()
     }
 
     /// Ends a stream locally: fails its task-facing queues with `error` and forgets it.
@@ -482,33 +569,38 @@ final class ConnectionHandler: ChannelInboundHandler {
         guard self.streams.removeValue(forKey: stream.id) != nil else { return }
         if let server = self.server {
             let (code, message) = status ?? (error.map { ($0.code, $0.message) } ?? (.ok, ""))
-            server.callEnded(stream: stream, code: code, message: message)
+            server.callEnded(stream: stream, code: code, message: message, now: self.now)
         }
+        stream.deadlineTimer?.cancel()
         if let error {
-            self.abandon(stream, error: error)
-        } else {
-            stream.deadlineTimer?.cancel()
+            stream.inbound.fail(error)
+            stream.handlerTask?.cancel()
+            stream.pendingStart = nil
         }
+        // Whatever the stream's task still had queued leaves the connection's budget.
+        stream.outbound.close(error ?? Self.streamEnded)
+        stream.sendQueue.removeAll()
         self.blockedStreams.remove(stream.id)
+        self.parkedStreams.remove(stream.id)
         self.creditConnection(stream.uncreditedBytes)
         stream.uncreditedBytes = 0
         self.client?.streamClosed(handler: self)
         if self.streams.isEmpty {
-            self.becameIdle()
-            self.closeIfDrained()
+            if self.lifecycle.streamsBecameEmpty(now: self.now, hasWaitingOpens: self.client?.hasWaiters ?? false) {
+                self.closeAfterDraining()
+            } else {
+                self.armIdleTimerIfNeeded()
+            }
         }
     }
 
-    private func abandon(_ stream: StreamState, error: RPCError) {
-        stream.deadlineTimer?.cancel()
-        stream.inbound.fail(error)
-        stream.outbound.close(error)
-        stream.handlerTask?.cancel()
-        stream.pendingStart = nil
-    }
+    private static let streamEnded = RPCError(code: .ok, message: "the call has ended")
 
-    func remoteHalfClosed(_ stream: StreamState) {
-        guard !stream.remoteClosed else { return }
+    func remoteHalfClosed(_ stream: StreamState) throws {
+        guard !stream.remoteClosed else {
+            // §6.4: the client already half-closed this stream.
+            throw ConnectionViolation(code: .internalError, message: "HALF_CLOSE on stream \(stream.id) after its end")
+        }
         stream.remoteClosed = true
         if stream.reassembly != nil {
             stream.reassembly = nil
@@ -547,6 +639,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Ends the stream with DEADLINE_EXCEEDED at `deadline` unless it ends before.
     func scheduleDeadline(_ deadline: NIODeadline, for stream: StreamState) {
         guard let eventLoop = self.eventLoop else { return }
+        stream.deadline = deadline
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
         let streamID = stream.id
         stream.deadlineTimer = eventLoop.scheduleTask(deadline: deadline) {
@@ -558,17 +651,37 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: - Writing
 
-    /// Takes what the stream's task queued and sends as much as flow control allows.
+    /// Takes what the stream's task queued and sends as much as flow control and the socket
+    /// allow. While the channel is not writable the items stay in the task's queue, where they
+    /// count against the stream's and the connection's limits, so the writers suspend.
     func drain(streamID: UInt32) {
         guard streamID != 0, let stream = self.streams[streamID] else { return }
+        guard self.isWritable else {
+            self.parkedStreams.insert(streamID)
+            return
+        }
         stream.sendQueue.append(contentsOf: stream.outbound.takeAll())
         self.sendPending(stream)
         self.flushSoon()
     }
 
-    /// Sends the stream's queued items in order until one does not fit the windows.
+    /// The channel became writable: drain the streams that were held back.
+    private func resumeParkedStreams() {
+        while self.isWritable, let id = self.parkedStreams.first {
+            self.parkedStreams.remove(id)
+            self.drain(streamID: id)
+        }
+        self.flushSoon()
+    }
+
+    /// Sends the stream's queued items in order until one does not fit the windows or the
+    /// channel stops being writable.
     func sendPending(_ stream: StreamState) {
         while let item = stream.sendQueue.first {
+            if !self.isWritable {
+                self.parkedStreams.insert(stream.id)
+                return
+            }
             switch item {
             case .headers(let metadata):
                 self.emit(.responseHeaders(streamID: stream.id, metadata))
@@ -583,6 +696,11 @@ final class ConnectionHandler: ChannelInboundHandler {
                 return
             }
             stream.sendQueue.removeFirst()
+            if self.output.bufferedBytes >= FrameOutput.flushThreshold {
+                // Hand a large batch to the channel now: its writability then tells whether
+                // the peer keeps up.
+                self.flushNow()
+            }
         }
     }
 
@@ -608,12 +726,19 @@ final class ConnectionHandler: ChannelInboundHandler {
 
         while stream.headSentBytes < size || (size == 0 && stream.headSentBytes == 0) {
             let remaining = size - stream.headSentBytes
-            let room = min(maxFrame, stream.sendWindow, self.connectionSendWindow)
-            if remaining > 0 && room <= 0 {
-                if self.connectionSendWindow <= 0 { self.blockedStreams.insert(stream.id) }
+            let chunk = FlowControlPolicy.nextFragmentSize(
+                remaining: remaining,
+                peerMaxFrameSize: maxFrame,
+                streamWindow: stream.sendWindow,
+                connectionWindow: self.connectionSendWindow,
+                peerThreshold: self.sendFragmentThreshold
+            )
+            if remaining > 0 && chunk == 0 {
+                if self.connectionSendWindow < min(remaining, self.sendFragmentThreshold) {
+                    self.blockedStreams.insert(stream.id)
+                }
                 return false
             }
-            let chunk = min(remaining, room)
             let last = chunk == remaining
             var flags: FrameFlags = last ? [] : .continued
             if last && endStream { flags.insert(.endStream) }
@@ -629,51 +754,21 @@ final class ConnectionHandler: ChannelInboundHandler {
         return true
     }
 
-    /// Runs `body` on the coalescing buffer, allocating it (at least `capacity` bytes) on first use.
-    private func appendToOutput(capacity: Int = 1024, _ body: (inout ByteBuffer) -> Void) {
-        if self.output == nil {
-            let allocator = self.context?.channel.allocator ?? ByteBufferAllocator()
-            self.output = allocator.buffer(capacity: max(1024, capacity))
-        }
-        body(&self.output!)
-    }
-
     /// Encodes a frame into the coalescing buffer.
     func emit(_ frame: Frame) {
-        guard !self.closed else { return }
-        self.appendToOutput { FrameEncoder.encode(frame, into: &$0) }
+        guard !self.lifecycle.isClosed, let context = self.context else { return }
+        self.output.append(frame, allocator: context.channel.allocator)
     }
 
     /// Appends one MESSAGE frame: the header and small payloads are copied into the coalescing
     /// buffer; a large payload is written as it is (a slice, no copy) after what was coalesced.
     private func emitMessageFrame(streamID: UInt32, flags: FrameFlags, payload: ByteBuffer) {
-        guard !self.closed else { return }
-        let length = payload.readableBytes
-        let copy = length <= Self.copyLimit
-        self.appendToOutput(capacity: copy ? length + FrameHeader.size : FrameHeader.size) { output in
-            FrameEncoder.writeHeader(length: length, type: .message, flags: flags, streamID: streamID, into: &output)
-            if copy {
-                var payload = payload
-                output.writeBuffer(&payload)
-            }
-        }
-        if !copy, let context = self.context, let pending = self.output {
-            self.output = nil
-            context.write(self.wrapOutboundOut(pending), promise: nil)
+        guard !self.lifecycle.isClosed, let context = self.context else { return }
+        if let batch = self.output.appendMessage(streamID: streamID, flags: flags, payload: payload, allocator: context.channel.allocator) {
+            context.write(self.wrapOutboundOut(batch), promise: nil)
             context.write(self.wrapOutboundOut(payload), promise: nil)
-            self.needsFlush = true
         }
     }
-
-    /// Payloads up to this size are copied into the coalescing buffer; larger ones are written
-    /// as they are.
-    static let copyLimit = 16 * 1024
-
-    private func emitRaw(_ bytes: [UInt8]) {
-        self.appendToOutput { $0.writeBytes(bytes) }
-    }
-
-    private var needsFlush = false
 
     /// Flushes once the current event-loop turn's work is done: during a read burst
     /// `channelReadComplete` flushes; otherwise one flush task runs after every drain that is
@@ -691,13 +786,13 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func flushNow() {
         guard let context = self.context else { return }
-        if let output = self.output, output.readableBytes > 0 {
-            self.output = nil
-            context.writeAndFlush(self.wrapOutboundOut(output), promise: nil)
-            self.needsFlush = false
-        } else if self.needsFlush {
-            self.needsFlush = false
+        switch self.output.takeForFlush() {
+        case .nothing:
+            break
+        case .flushOnly:
             context.flush()
+        case .write(let batch):
+            context.writeAndFlush(self.wrapOutboundOut(batch), promise: nil)
         }
     }
 
@@ -705,39 +800,42 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     /// Sends GOAWAY and closes.
     func closeConnection(code: StatusCode, message: String) {
-        guard !self.closed, let context = self.context else { return }
+        guard !self.lifecycle.isClosed, let context = self.context else { return }
         self.emit(.goAway(lastStreamID: self.highestStreamID, code: code, debugMessage: message))
         self.flushNow()
-        self.closed = true
+        self.lifecycle.closed()
         context.close(promise: nil)
     }
 
     /// GOAWAY(OK) with the last accepted stream; streams in progress finish, then the
     /// connection closes.
     func beginGracefulShutdown() {
-        guard self.goAwaySent == nil, !self.closed else { return }
-        self.goAwaySent = self.highestStreamID
+        guard self.lifecycle.beginGracefulShutdown(lastStreamID: self.highestStreamID) else { return }
         self.emit(.goAway(lastStreamID: self.highestStreamID, code: .ok, debugMessage: "server shutting down"))
         self.flushNow()
         self.closeIfDrained()
     }
 
     private func closeIfDrained() {
-        guard !self.closed, self.streams.isEmpty, self.goAwaySent != nil || self.goAwayReceived != nil else { return }
-        if self.role == .client, self.goAwaySent == nil, self.client?.hasWaiters == true { return }
+        guard self.streams.isEmpty,
+              self.lifecycle.streamsBecameEmpty(now: self.now, hasWaitingOpens: self.client?.hasWaiters ?? false)
+        else { return }
+        self.closeAfterDraining()
+    }
+
+    private func closeAfterDraining() {
+        guard !self.lifecycle.isClosed else { return }
         self.flushNow()
-        self.closed = true
+        self.lifecycle.closed()
         self.context?.close(promise: nil)
     }
 
-    /// Records that the last stream closed and makes sure the idle timer is armed.
-    private func becameIdle() {
-        guard self.role == .server, !self.closed, let timeout = self.limits.idleTimeout else { return }
-        let now = NIODeadline.now()
-        self.idleSince = now
-        if self.idleTimer == nil {
-            self.armIdleTimer(at: now + timeout)
-        }
+    /// Makes sure the idle timer is armed while the connection has no streams (server side).
+    private func armIdleTimerIfNeeded() {
+        guard self.isServer, self.idleTimer == nil, !self.lifecycle.isClosed,
+              let timeout = self.limits.idleTimeout, let idleSince = self.lifecycle.idleSince
+        else { return }
+        self.armIdleTimer(at: idleSince + timeout)
     }
 
     private func armIdleTimer(at deadline: NIODeadline) {
@@ -750,15 +848,36 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     private func idleTimerFired() {
         self.idleTimer = nil
-        // Streams open: re-armed when the last one closes.
-        guard !self.closed, self.streams.isEmpty, let idleSince = self.idleSince, let timeout = self.limits.idleTimeout else { return }
-        let deadline = idleSince + timeout
-        if NIODeadline.now() < deadline {
+        switch self.lifecycle.idleTimerFired(now: self.now, timeout: self.limits.idleTimeout, openStreams: self.streams.count) {
+        case .none:
+            break  // streams open: re-armed when the last one closes
+        case .rearm(let deadline):
             self.armIdleTimer(at: deadline)
-            return
+        case .close:
+            self.logger.debug("closing idle connection")
+            self.closeConnection(code: .ok, message: "idle timeout")
         }
-        self.logger.debug("closing idle connection")
-        self.closeConnection(code: .ok, message: "idle timeout")
+    }
+}
+
+extension ConnectionHandler.Role {
+    var wireRole: ConnectionRole {
+        switch self {
+        case .server: return .server
+        case .client: return .client
+        }
+    }
+}
+
+/// What a connection shares with the tasks of its streams.
+final class ConnectionSharedState: Sendable {
+    /// Raised while less than half the connection receive window is open.
+    let creditSignal = ConnectionCreditSignal()
+    /// The bytes all the connection's streams may queue.
+    let writeBudget: ConnectionWriteBudget
+
+    init(writeBudget: ConnectionWriteBudget) {
+        self.writeBudget = writeBudget
     }
 }
 

@@ -22,12 +22,16 @@ final class StreamState {
     var reassembly: ByteBuffer?
     /// Bytes in `reassembly` whose flow-control credit has not been returned yet.
     var reassemblyUncredited = 0
+    /// Their credit is held back until the consumer has read the messages waiting (§9).
+    var fragmentCreditDeferred = false
     /// The peer has half-closed (server) or sent trailers (client).
     var remoteClosed = false
     /// Fires DEADLINE_EXCEEDED.
     var deadlineTimer: Scheduled<Void>?
-    /// When the stream opened, for the access log.
-    let openedAt = NIODeadline.now()
+    /// When the call's deadline expires, if it has one.
+    var deadline: NIODeadline?
+    /// When the stream opened (the event loop's clock), for the access log and the reset rule.
+    let openedAt: NIODeadline
     /// The method path, for logs.
     var path = ""
 
@@ -38,8 +42,9 @@ final class StreamState {
     /// for the single request, so the handler can run to completion without suspending).
     var pendingStart: (() -> Void)?
 
-    init(id: UInt32, inbound: InboundMessages, outbound: OutboundQueue, sendWindow: Int, receiveWindow: Int) {
+    init(id: UInt32, inbound: InboundMessages, outbound: OutboundQueue, sendWindow: Int, receiveWindow: Int, openedAt: NIODeadline) {
         self.id = id
+        self.openedAt = openedAt
         self.inbound = inbound
         self.outbound = outbound
         self.sendWindow = sendWindow
