@@ -55,6 +55,13 @@ void ova_settings_default(ova_settings *s) {
     s->max_metadata_size = 16384;
 }
 
+uint32_t ova_fragment_threshold(const ova_settings *s) {
+    uint32_t t = s->max_frame_size;
+    if (s->initial_stream_window / 2 < t) t = s->initial_stream_window / 2;
+    if (s->initial_connection_window / 2 < t) t = s->initial_connection_window / 2;
+    return t;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Buffers and big-endian helpers                                                             */
 
@@ -684,6 +691,8 @@ int ova_decoder_next(ova_decoder *d, ova_frame *f, ova_status *err) {
 typedef struct msg_node {
     struct msg_node *next;
     size_t len;
+    uint32_t stream_credit;     /* stream credit owed once consumed: the bytes not credited early */
+    uint32_t connection_credit; /* its final fragment (earlier ones were credited on arrival) */
     uint8_t data[];
 } msg_node;
 
@@ -694,8 +703,9 @@ struct ova_call {
     int64_t deadline_ms; /* 0: none */
     int64_t send_window;
     int64_t recv_window;
-    uint32_t recv_unacked; /* bytes consumed by the application, not yet credited to the stream */
-    size_t queued_bytes;   /* bytes of queued messages (not yet credited to the connection) */
+    uint32_t recv_unacked;   /* bytes consumed by the application, not yet credited to the stream */
+    uint32_t fragments_owed; /* stream credit of the fragments under reassembly, not yet returned */
+    size_t queued_bytes;     /* connection credit of the queued messages (not yet returned) */
     int half_closed;
     int ended; /* the call is over (TRAILERS, RESET, error) */
     int got_headers, got_message;
@@ -703,8 +713,7 @@ struct ova_call {
     ova_metadata headers, trailers;
     uint8_t *details;
     size_t details_len;
-    ova_buf partial; /* fragments of the message being reassembled */
-    int partial_bytes_credit;
+    ova_buf partial; /* fragments of the message being reassembled (credited to the connection) */
     msg_node *head, *tail;
 };
 
@@ -872,13 +881,37 @@ static ova_call *call_find(ova_conn *c, uint32_t id) {
     return NULL;
 }
 
-/* Gives connection credit back for n consumed bytes (a quarter of the window at a time). */
+/* Gives connection credit back for n consumed bytes, batched, but never holding back T or more:
+ * with nothing waiting the window stays at least T, so the server can always send a fragment of
+ * T (section 9.3). */
 static void credit_connection(ova_conn *c, size_t n) {
     c->recv_unacked += (uint32_t)n;
-    if (c->recv_unacked >= c->local.initial_connection_window / 4 && c->recv_unacked > 0) {
+    uint32_t threshold = c->local.initial_connection_window / 4;
+    uint32_t t = ova_fragment_threshold(&c->local);
+    if (t < threshold) threshold = t;
+    if (c->recv_unacked >= threshold && c->recv_unacked > 0) {
         if (ova_encode_window_update(&c->out, 0, c->recv_unacked, NULL) == 0) {
             c->recv_window += c->recv_unacked;
             c->recv_unacked = 0;
+        }
+    }
+}
+
+/* Returns stream credit by the rules of section 9.3. R1: the fragments under reassembly are
+ * credited only while no complete message waits for the application (call->head). R2: with
+ * nothing waiting and the window below T, everything owed goes back at once. Consumed credit is
+ * batched up to T (at most T held back while the application waits; increments stay large, R3). */
+static void credit_stream(ova_conn *c, ova_call *call) {
+    if (call->ended || c->broken) return;
+    uint32_t t = ova_fragment_threshold(&c->local);
+    int waiting = call->head != NULL;
+    uint32_t owed = call->recv_unacked + (waiting ? 0 : call->fragments_owed);
+    if (owed == 0) return;
+    if ((!waiting && call->recv_window < (int64_t)t) || call->recv_unacked >= (t ? t : 1)) {
+        if (ova_encode_window_update(&c->out, call->id, owed, NULL) == 0) {
+            call->recv_window += owed;
+            call->recv_unacked = 0;
+            if (!waiting) call->fragments_owed = 0;
         }
     }
 }
@@ -908,7 +941,7 @@ static void call_fail(ova_call *call, int code, const char *fmt, ...) {
     va_end(ap);
     /* Bytes of an ended stream go back to the connection at once (section 9). */
     if (c && !c->broken) {
-        credit_connection(c, call->queued_bytes + call->partial.len);
+        credit_connection(c, call->queued_bytes); /* fragments were credited on arrival */
         conn_flush(c);
     }
     call->queued_bytes = 0;
@@ -965,7 +998,7 @@ static void conn_handle(ova_conn *c, const ova_frame *f) {
                 call_remove(c, x);
                 set_status(&x->status, OVA_UNAVAILABLE, "not processed: server sent GOAWAY (last stream %u, %s, \"%s\")",
                            g.last_stream_id, ova_status_name(clamp_code(g.code)), g.debug);
-                credit_connection(c, x->queued_bytes + x->partial.len);
+                credit_connection(c, x->queued_bytes);
                 x->queued_bytes = 0;
                 call_drop_queue(x);
             }
@@ -1014,11 +1047,19 @@ static void conn_handle(ova_conn *c, const ova_frame *f) {
             return;
         }
         put_bytes(&call->partial, f->payload, f->length);
-        if (f->flags & OVA_FLAG_CONTINUED) return;
+        if (f->flags & OVA_FLAG_CONTINUED) {
+            /* The connection gets a fragment's credit at once (the stream window alone bounds an
+             * unread stream); the stream only by R1/R2, so an unread stream stops at its window. */
+            call->fragments_owed += f->length;
+            credit_connection(c, f->length);
+            credit_stream(c, call);
+            conn_flush(c);
+            return;
+        }
         {
             msg_node *m = malloc(sizeof *m + call->partial.len);
             if (!m) {
-                size_t n = call->partial.len;
+                uint32_t n = f->length;
                 call->partial.len = 0;
                 call_fail(call, OVA_RESOURCE_EXHAUSTED, "out of memory");
                 credit_connection(c, n);
@@ -1027,12 +1068,15 @@ static void conn_handle(ova_conn *c, const ova_frame *f) {
             }
             m->next = NULL;
             m->len = call->partial.len;
+            m->stream_credit = f->length + call->fragments_owed;
+            m->connection_credit = f->length;
+            call->fragments_owed = 0;
             if (m->len) memcpy(m->data, call->partial.data, m->len);
             call->partial.len = 0;
             if (call->tail) call->tail->next = m;
             else call->head = m;
             call->tail = m;
-            call->queued_bytes += m->len;
+            call->queued_bytes += m->connection_credit;
             call->got_message = 1;
         }
         return;
@@ -1060,11 +1104,7 @@ static void conn_handle(ova_conn *c, const ova_frame *f) {
         call->details = t.details;
         call->details_len = t.details_len;
         free(t.message);
-        if (call->partial.len) { /* a message cut by TRAILERS: dropped */
-            credit_connection(c, call->partial.len);
-            call->partial.len = 0;
-            conn_flush(c);
-        }
+        call->partial.len = 0; /* a message cut by TRAILERS is dropped (its fragments were credited) */
         return;
     }
     case OVA_FRAME_RESET: {
@@ -1193,7 +1233,8 @@ ova_conn *ova_connect(const char *host, int port, const ova_conn_options *opts, 
         return NULL;
     }
     c->fd = -1;
-    ova_settings_default(&c->local);
+    if (o.settings) c->local = *o.settings;
+    else ova_settings_default(&c->local);
     ova_settings_default(&c->peer);
     c->recv_window = c->local.initial_connection_window;
     c->next_id = 1;
@@ -1404,20 +1445,22 @@ int ova_call_send(ova_call *call, const uint8_t *msg, size_t len, int end_stream
         return -1;
     }
     size_t off = 0;
+    int64_t threshold = ova_fragment_threshold(&c->peer);
     do {
         if (call_check_deadline(call)) return -1;
-        size_t n = len - off;
-        if (n > c->peer.max_frame_size) n = c->peer.max_frame_size;
-        int64_t win = call->send_window < c->send_window ? call->send_window : c->send_window;
-        if (n > 0 && win <= 0) {
-            /* Wait for WINDOW_UPDATE. */
+        int64_t room = c->peer.max_frame_size;
+        if (call->send_window < room) room = call->send_window;
+        if (c->send_window < room) room = c->send_window;
+        size_t rest = len - off;
+        int last = (int64_t)rest <= room;
+        /* S1 (section 9.3): no non-final fragment below the server's T; wait for WINDOW_UPDATE. */
+        if (!last && (room <= 0 || room < threshold)) {
             int r = conn_pump(c, call->deadline_ms);
             if (r == -2) continue; /* the deadline check fails the call */
             if (r == -1 || call->ended) return -1;
             continue;
         }
-        if ((int64_t)n > win) n = (size_t)win;
-        int last = off + n == len;
+        size_t n = last ? rest : (size_t)room;
         uint8_t flags = last ? (end_stream ? OVA_FLAG_END_STREAM : 0) : OVA_FLAG_CONTINUED;
         c->out.len = 0;
         ova_status err;
@@ -1454,18 +1497,13 @@ int ova_call_recv(ova_call *call, uint8_t **msg, size_t *len) {
             msg_node *m = call->head;
             call->head = m->next;
             if (!call->head) call->tail = NULL;
-            call->queued_bytes -= m->len;
-            /* The application consumed m->len bytes: return credit (section 9). */
+            call->queued_bytes -= m->connection_credit;
+            /* The application consumed the message: return its credit (section 9.3); taking the
+             * last waiting one may let R2 return the fragments of the next too. */
             if (c && !c->broken) {
-                if (!call->ended) {
-                    call->recv_unacked += (uint32_t)m->len;
-                    if (call->recv_unacked >= c->local.initial_stream_window / 2 && call->recv_unacked > 0 &&
-                        ova_encode_window_update(&c->out, call->id, call->recv_unacked, NULL) == 0) {
-                        call->recv_window += call->recv_unacked;
-                        call->recv_unacked = 0;
-                    }
-                }
-                credit_connection(c, m->len);
+                call->recv_unacked += m->stream_credit;
+                credit_stream(c, call);
+                credit_connection(c, m->connection_credit);
                 conn_flush(c);
             }
             uint8_t *data = malloc(m->len ? m->len : 1);

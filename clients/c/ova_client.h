@@ -63,6 +63,9 @@ typedef struct {
 
 /* The protocol defaults (section 7). */
 void ova_settings_default(ova_settings *s);
+/* The fragment threshold T of section 9.2 of the side that advertised s:
+ * min(MAX_FRAME_SIZE, INITIAL_STREAM_WINDOW / 2, INITIAL_CONNECTION_WINDOW / 2). */
+uint32_t ova_fragment_threshold(const ova_settings *s);
 
 /* ---- Metadata (section 5.2) ---- */
 typedef struct {
@@ -178,6 +181,7 @@ typedef struct {
     const char *ca_file;     /* PEM file of trusted CAs; NULL: the system's default trust store */
     const char *server_name; /* name to verify (and SNI); NULL: the host passed to ova_connect */
     int connect_timeout_ms;  /* TCP + TLS + server SETTINGS; 0: 10,000 */
+    const ova_settings *settings; /* the SETTINGS the client advertises; NULL: the protocol defaults */
 } ova_conn_options;
 
 /* Connects, verifies the certificate (chain + host name or IP), offers ALPN "ova/1", sends the

@@ -147,7 +147,7 @@ class CallCore:
             return False
         if self._initial_metadata is None:
             self._initial_metadata = []
-        self._conn.proto.consumed(self.stream_id, event.credit)
+        self._conn.proto.consumed(self.stream_id, event.credit, event.connection_credit)
         self._flush()
         return True
 

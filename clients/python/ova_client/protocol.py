@@ -38,7 +38,11 @@ class ResponseHeaders:
 class MessageReceived:
     stream_id: int
     data: bytes
-    credit: int = 0  # bytes to pass to ``consumed`` once the application has taken it
+    # What to pass to ``consumed`` once the application has taken it: the stream credit still owed
+    # for the message (its fragments are credited early only while nothing else waits, section 9)
+    # and its connection credit (fragments are credited to the connection on arrival).
+    credit: int = 0
+    connection_credit: int = 0
 
 
 @dataclass
@@ -63,8 +67,8 @@ class ConnectionClosed:
 
 class _Stream:
     __slots__ = (
-        "id", "send_window", "recv_window", "uncredited", "unconsumed", "pending", "pending_bytes",
-        "local_closed", "ended", "headers_seen", "messages_seen", "fragments", "fragment_bytes",
+        "id", "send_window", "recv_window", "uncredited", "unconsumed", "waiting", "pending", "pending_bytes",
+        "local_closed", "ended", "headers_seen", "messages_seen", "fragments", "fragment_bytes", "fragments_owed",
     )
 
     def __init__(self, stream_id: int, send_window: int, recv_window: int) -> None:
@@ -72,7 +76,8 @@ class _Stream:
         self.send_window = send_window
         self.recv_window = recv_window
         self.uncredited = 0  # consumed by the app, not yet returned with WINDOW_UPDATE
-        self.unconsumed = 0  # received (whole messages), not yet consumed by the app
+        self.unconsumed = 0  # connection credit of the complete messages the app has not consumed
+        self.waiting = 0  # complete messages the app has not consumed yet
         self.pending: Deque[list] = collections.deque()  # [memoryview, end_stream] or [None, True] = HALF_CLOSE
         self.pending_bytes = 0
         self.local_closed = False  # half-close queued
@@ -81,6 +86,7 @@ class _Stream:
         self.messages_seen = False
         self.fragments: List[bytes] = []
         self.fragment_bytes = 0
+        self.fragments_owed = 0  # stream credit of the fragments under reassembly, not yet returned
 
 
 class ClientProtocol:
@@ -198,18 +204,17 @@ class ClientProtocol:
         s.ended = True
         self.release(sid)
 
-    def consumed(self, sid: int, n: int) -> None:
-        """The application took a message of ``n`` bytes: return the credit (section 9)."""
+    def consumed(self, sid: int, credit: int, connection_credit: int) -> None:
+        """The application took a message: return its credit (``MessageReceived.credit`` and
+        ``connection_credit``), section 9."""
         s = self._streams.get(sid)
         if s is not None:
-            s.unconsumed -= n
+            s.unconsumed -= connection_credit
+            s.waiting -= 1
             if not s.ended:
-                s.uncredited += n
-                if s.uncredited >= max(1, self.local.initial_stream_window // 2):
-                    self._send(wire.WindowUpdateFrame(sid, s.uncredited))
-                    s.recv_window += s.uncredited
-                    s.uncredited = 0
-        self._credit_connection(n)
+                s.uncredited += credit
+                self._credit_stream(s)
+        self._credit_connection(connection_credit)
 
     def release(self, sid: int) -> None:
         """The call object is done: credit what it never consumed and drop the stream."""
@@ -231,7 +236,10 @@ class ClientProtocol:
         if n <= 0 or self.closed is not None:
             return
         self._conn_uncredited += n
-        if self._conn_uncredited >= max(1, self.local.initial_connection_window // 4):
+        # Batched, but never more than T held back: with nothing waiting anywhere the connection
+        # window stays at least T, so the server can always send a fragment of T (section 9).
+        threshold = min(self.local.initial_connection_window // 4, self.local.fragment_threshold)
+        if self._conn_uncredited >= max(1, threshold):
             self._send(wire.WindowUpdateFrame(0, self._conn_uncredited))
             self.conn_recv_window += self._conn_uncredited
             self._conn_uncredited = 0
@@ -249,10 +257,12 @@ class ClientProtocol:
                 self._send(wire.MessageFrame(s.id, b"", end_stream=end))
                 s.pending.popleft()
                 continue
-            n = min(len(data), self.peer.max_frame_size, s.send_window, self.conn_send_window)
-            if n <= 0:
+            room = min(self.peer.max_frame_size, s.send_window, self.conn_send_window)
+            last = len(data) <= room
+            # S1 (section 9): no non-final fragment below the server's T; wait for credit instead.
+            if not last and (room <= 0 or room < self.peer.fragment_threshold):
                 return
-            last = n == len(data)
+            n = len(data) if last else room
             self._send(wire.MessageFrame(s.id, bytes(data[:n]), end_stream=end and last, continued=not last))
             s.send_window -= n
             self.conn_send_window -= n
@@ -381,17 +391,21 @@ class ClientProtocol:
                           f"response message exceeds MAX_MESSAGE_SIZE {self.local.max_message_size}")
                 return
             if f.continued:
-                # Fragments are buffered (bounded by MAX_MESSAGE_SIZE): credit them at once so a
-                # message larger than the stream window can complete.
-                s.uncredited += n
-                self._credit_stream_now(s, n)
+                # Fragments are buffered (bounded by MAX_MESSAGE_SIZE). The connection gets their
+                # credit at once (the stream window alone bounds an unread stream); the stream gets
+                # it only under R2, so a stream whose application does not read stops at its window.
+                s.fragments_owed += n
+                self._credit_connection(n)
+                self._credit_stream(s)
                 return
             message = b"".join(s.fragments) if len(s.fragments) > 1 else f.data
             s.fragments = []
             s.fragment_bytes = 0
             s.unconsumed += n
-            # Only the last fragment is still owed credit (earlier ones were credited on arrival).
-            events.append(MessageReceived(sid, message, credit=n))
+            s.waiting += 1
+            # The fragments not credited yet are owed with the message, once it is consumed.
+            credit, s.fragments_owed = n + s.fragments_owed, 0
+            events.append(MessageReceived(sid, message, credit=credit, connection_credit=n))
             return
         if s is None or s.ended:
             return  # frames for ended streams are ignored
@@ -409,12 +423,23 @@ class ClientProtocol:
         # RequestHeadersFrame / HalfCloseFrame cannot come from a server (decoder already refused
         # HALF_CLOSE); anything else is ignored.
 
-    def _credit_stream_now(self, s: _Stream, n: int) -> None:
-        if s.uncredited >= max(1, self.local.initial_stream_window // 2):
-            self._send(wire.WindowUpdateFrame(s.id, s.uncredited))
-            s.recv_window += s.uncredited
+    def _credit_stream(self, s: _Stream) -> None:
+        """Returns stream credit by the rules of section 9.
+
+        R1: the fragments under reassembly are credited only while no complete message waits for
+        the application. R2: with nothing waiting and the window below T, everything owed goes
+        back at once. Consumed credit is batched up to T (so at most T is held back while the
+        application waits), which also keeps increments large (R3)."""
+        threshold = self.local.fragment_threshold
+        owed = s.uncredited + (s.fragments_owed if s.waiting == 0 else 0)
+        if owed <= 0:
+            return
+        if (s.waiting == 0 and s.recv_window < threshold) or s.uncredited >= max(1, threshold):
+            self._send(wire.WindowUpdateFrame(s.id, owed))
+            s.recv_window += owed
             s.uncredited = 0
-        self._credit_connection(n)
+            if s.waiting == 0:
+                s.fragments_owed = 0
 
     def _check_known(self, sid: int) -> None:
         if sid > self._highest:

@@ -80,6 +80,12 @@ class Settings:
             (MAX_METADATA_SIZE, self.max_metadata_size),
         ]
 
+    @property
+    def fragment_threshold(self) -> int:
+        """T of section 9: the smallest non-final fragment a peer may send to the side that
+        advertised these settings, and the receive window below which that side returns credit."""
+        return min(self.max_frame_size, self.initial_stream_window // 2, self.initial_connection_window // 2)
+
     def apply(self, entries: List[Tuple[int, int]]) -> "Settings":
         """A copy with ``entries`` applied in order; unknown identifiers are ignored."""
         s = Settings(**self.__dict__)

@@ -50,16 +50,17 @@ def test_ping_is_answered():
 
 
 def test_send_respects_windows_and_fragments():
+    # The server's T = min(16,384, 20,000 / 2, 30,000 / 2) = 10,000: no non-final fragment below it.
     p = connected(initial_stream_window=20_000, max_frame_size=16_384, initial_connection_window=30_000)
     sid = p.open_stream("ova.v1.Echo/ClientStream", 0, [])
     p.send_message(sid, b"a" * 50_000, end_stream=True)
     frames = read_client(p.data_to_send())
     msgs = [f for f in frames if isinstance(f, wire.MessageFrame)]
-    assert [len(m.data) for m in msgs] == [16_384, 3_616]
+    assert [len(m.data) for m in msgs] == [16_384]  # 3,616 left in the stream window: below T, wait
     assert all(m.continued for m in msgs) and p.pending_bytes(sid) > 0
     p.receive_data(server_frames(wire.WindowUpdateFrame(sid, 40_000)))  # stream: connection still limits
     msgs = [f for f in read_client(p.data_to_send()) if isinstance(f, wire.MessageFrame)]
-    assert sum(len(m.data) for m in msgs) == 10_000
+    assert [len(m.data) for m in msgs] == [13_616]  # all the connection window left
     p.receive_data(server_frames(wire.WindowUpdateFrame(0, 100_000)))
     msgs = [f for f in read_client(p.data_to_send()) if isinstance(f, wire.MessageFrame)]
     assert sum(len(m.data) for m in msgs) == 20_000 and msgs[-1].end_stream and not msgs[-1].continued
@@ -75,9 +76,11 @@ def test_receive_credit_on_consumption():
     frames = [wire.MessageFrame(sid, b"x" * 65_536, continued=i < k - 1) for i in range(k)]
     events = p.receive_data(server_frames(*frames))
     assert [type(e) for e in events] == [MessageReceived] and len(events[0].data) == half
-    assert p.data_to_send() == b""  # nothing credited before the application consumes
-    p.consumed(sid, events[0].credit)
-    assert read_client(p.data_to_send()) == [wire.WindowUpdateFrame(sid, half)]
+    # Nothing credited to the stream before the application consumes (the window never fell below
+    # T); the connection gets the fragments' credit on arrival.
+    assert all(f.stream_id == 0 for f in read_client(p.data_to_send()))
+    p.consumed(sid, events[0].credit, events[0].connection_credit)
+    assert [f for f in read_client(p.data_to_send()) if f.stream_id == sid] == [wire.WindowUpdateFrame(sid, half)]
 
 
 def test_window_exceeded_is_a_connection_error():
@@ -86,7 +89,8 @@ def test_window_exceeded_is_a_connection_error():
     n = wire.Settings().initial_stream_window
     p.receive_data(server_frames(wire.MessageFrame(sid, b"x" * 60_000, continued=True)) * (n // 60_000))
     events = p.receive_data(server_frames(wire.MessageFrame(sid, b"x" * 60_000)))
-    # Fragments are credited on arrival, so this is still within the window.
+    # With nothing waiting, the fragments are credited once the window falls below T (R2), so the
+    # last frame is still within the window.
     assert p.closed is None and isinstance(events[0], MessageReceived)
 
 
