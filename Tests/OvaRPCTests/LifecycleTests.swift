@@ -211,6 +211,20 @@ struct RobustnessTests {
         await server.stop()
     }
 
+    /// §2: a client that does not negotiate ALPN `ova/1` (it offers only `h2`, or no ALPN at
+    /// all) completes TLS but is closed without a single frame, whatever it sends.
+    @Test(arguments: [["h2"], []])
+    func clientWithoutOvaALPNIsClosedWithoutAFrame(alpn: [String]) async throws {
+        let server = try await TestServer.start()
+        let raw = try await RawConnection.connect(port: server.port, alpn: alpn)
+        try? await raw.send([.settings(Settings())], preface: true)
+        var received = 0
+        while let chunk = try await raw.nextRawChunk() { received += chunk.readableBytes }
+        #expect(received == 0)
+        try await server.assertStillServing()
+        await server.stop()
+    }
+
     @Test func truncatedFrameThenCloseIsHandled() async throws {
         let server = try await TestServer.start()
         let raw = try await RawConnection.connect(port: server.port)

@@ -71,6 +71,7 @@ struct ServerConfigurationTests {
             "OVA_SHUTDOWN_GRACE_SECONDS": "2.5",
             "OVA_MAX_CONCURRENT_STREAMS": "64",
             "OVA_MAX_MESSAGE_BYTES": "1048576",
+            "OVA_MAX_CONNECTION_BUFFER": "512KiB",
             "OVA_MAX_CONNECTIONS": "100",
             "OVA_IDLE_TIMEOUT_SECONDS": "0",
             "OVA_HANDSHAKE_TIMEOUT_SECONDS": "3",
@@ -95,6 +96,7 @@ struct ServerConfigurationTests {
         #expect(config.shutdownGracePeriodSeconds == 2.5)
         #expect(config.maxConcurrentStreams == 64)
         #expect(config.maxMessageBytes == 1_048_576)
+        #expect(config.maxConnectionBufferBytes == 512 * 1024)
         #expect(config.maxConnections == 100)
         #expect(config.idleTimeoutSeconds == 0)
         #expect(config.handshakeTimeoutSeconds == 3)
@@ -116,7 +118,7 @@ struct ServerConfigurationTests {
         #expect(ServerConfiguration.variables.map(\.name) == [
             "ENVIRONMENT", "OVA_LISTEN", "OVA_DATA_DIR", "OVA_TLS_CERT", "OVA_TLS_KEY", "OVA_TLS_CLIENT_CA",
             "OVA_LOG_LEVEL", "OVA_LOG_FORMAT", "OVA_SHUTDOWN_GRACE_SECONDS", "OVA_MAX_CONCURRENT_STREAMS",
-            "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS",
+            "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTION_BUFFER", "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS",
             "OVA_HANDSHAKE_TIMEOUT_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
             "OVA_DB_PATH", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "OVA_PUBLIC_RATE_PER_MINUTE",
             "HF_API_KEY", "OVA_HF_BASE_URL", "HF_MODELO_STT", "HF_MODELO_TTS", "HF_MODELO_IMG", "HF_MODELO_CAPTION",
@@ -241,6 +243,7 @@ struct ServerConfigurationTests {
         ("OVA_MAX_CONCURRENT_STREAMS", "1000001", "1-1000000"),
         ("OVA_MAX_CONCURRENT_STREAMS", "12abc", "integer"),
         ("OVA_MAX_MESSAGE_BYTES", "1023", "1024-67108864"),
+        ("OVA_MAX_CONNECTION_BUFFER", "1KiB", "65536-1073741824"),
         ("OVA_MAX_MESSAGE_BYTES", "65MiB", "64 MiB"),
         ("OVA_MAX_MESSAGE_BYTES", "99999999999999999999MiB", "bytes"),
         ("OVA_MAX_CONNECTIONS", "0", "1-1000000"),

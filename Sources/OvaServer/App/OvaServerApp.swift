@@ -93,6 +93,7 @@ public enum OvaServerApp {
         var limits = ConnectionLimits()
         limits.settings.maxConcurrentStreams = configuration.maxConcurrentStreams
         limits.settings.maxMessageSize = configuration.maxMessageBytes
+        limits.maxConnectionBuffer = configuration.maxConnectionBufferBytes
         // 0 disables the idle timeout.
         limits.idleTimeout = configuration.idleTimeoutSeconds > 0 ? .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)) : nil
         limits.handshakeTimeout = .milliseconds(Int64(configuration.handshakeTimeoutSeconds * 1000))

@@ -42,6 +42,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var shutdownGracePeriodSeconds: Double
     public var maxConcurrentStreams: Int
     public var maxMessageBytes: Int
+    /// `OVA_MAX_CONNECTION_BUFFER`: bytes the calls of one connection may queue for sending.
+    public var maxConnectionBufferBytes: Int
     public var maxConnections: Int
     /// 0 disables the idle timeout.
     public var idleTimeoutSeconds: Double
@@ -100,6 +102,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         shutdownGracePeriodSeconds = 0
         maxConcurrentStreams = 0
         maxMessageBytes = 0
+        maxConnectionBufferBytes = 0
         maxConnections = 0
         idleTimeoutSeconds = 0
         handshakeTimeoutSeconds = 0
@@ -448,6 +451,14 @@ extension ServerConfiguration {
             config.maxMessageBytes = try parseByteCount(value, variable: variable, range: 1024...(64 << 20))
         },
         Setting(
+            "OVA_MAX_CONNECTION_BUFFER", default: "2097152",
+            help: "Bytes the calls of one connection may queue for sending before their writes wait (65536-1073741824, i.e. 64 KiB-1 GiB; KiB/MiB suffixes accepted): "
+                + "what the server holds for a client that does not read, whatever windows it advertised.",
+            display: { String($0.maxConnectionBufferBytes) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.maxConnectionBufferBytes = try parseByteCount(value, variable: variable, range: (64 << 10)...(1 << 30))
+        },
+        Setting(
             "OVA_MAX_CONNECTIONS", default: "20000",
             help: "Maximum simultaneously open client connections (1-1000000); further connections are refused.",
             display: { String($0.maxConnections) }
@@ -463,7 +474,7 @@ extension ServerConfiguration {
         },
         Setting(
             "OVA_HANDSHAKE_TIMEOUT_SECONDS", default: "10",
-            help: "Close connections that have not completed the TLS handshake within this many seconds (0.1-300).",
+            help: "Close connections whose TLS handshake, preface and SETTINGS have not all arrived within this many seconds (0.1-300).",
             display: { formatSeconds($0.handshakeTimeoutSeconds) }
         ) { config, value, variable, _ throws(ConfigurationError) in
             config.handshakeTimeoutSeconds = try parseSeconds(value, variable: variable, range: 0.1...300)
