@@ -8,15 +8,19 @@ import NIOCore
 /// builds the C struct in a ``ProtobufCArena`` and ``pack(_:into:)`` writes it straight into the
 /// buffer's writable memory.
 ///
-/// Known limits of protobuf-c's wire handling, which these messages inherit:
-/// - unpacking does not check that `string` fields are valid UTF-8; ``string(_:)`` repairs
-///   invalid sequences with U+FFFD when converting to `String`;
-/// - strings are C strings: a string with an embedded NUL is cut at the NUL (both when
-///   unpacking and when packing);
+/// Known limits of protobuf-c's wire handling, and what these messages do about them:
+/// - unpacking does not check that `string` fields are valid UTF-8, and strings are C strings
+///   (an embedded NUL cuts them): ``unpack(_:_:)`` therefore rejects any string field with a
+///   NUL byte or invalid UTF-8 (``ProtobufStringCheck``) instead of letting the text change;
+/// - packing cuts a Swift string at an embedded NUL (a sender-side limit);
 /// - unknown fields are kept by protobuf-c but dropped by the Swift types.
 public enum ProtobufCSupport {
     /// Unpacks `bytes` as a message of `descriptor`; the result must be passed to
     /// ``freeUnpacked(_:)``.
+    ///
+    /// - Throws: ``ProtobufError`` when protobuf-c rejects the bytes, or with
+    ///   ``ProtobufError/invalidField`` set when a string field holds a NUL byte or invalid UTF-8
+    ///   (checked after protobuf-c accepted the bytes, so malformed input gets its verdict).
     @inlinable
     public static func unpack(
         _ descriptor: ProtobufCDescriptorReference,
@@ -25,6 +29,10 @@ public enum ProtobufCSupport {
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
         guard let message = protobuf_c_message_unpack(descriptor.pointer, nil, bytes.count, data) else {
             throw ProtobufError("invalid \(descriptor.name) message (\(bytes.count) bytes)")
+        }
+        if let violation = ProtobufStringCheck.firstViolation(in: bytes, of: descriptor) {
+            protobuf_c_message_free_unpacked(message, nil)
+            throw violation
         }
         return UnsafeMutableRawPointer(message)
     }

@@ -79,9 +79,26 @@ public struct ProtobufCDescriptorReference: @unchecked Sendable, Hashable {
 /// Why a message could not be decoded or encoded.
 public struct ProtobufError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
+    /// Set when the bytes are a valid encoding but a `string` field holds a NUL byte or invalid
+    /// UTF-8 (see ``ProtobufStringCheck``): the field violation a server reports.
+    public var invalidField: InvalidField?
 
-    public init(_ message: String) {
+    /// A field and what is wrong with it, as `ova.v1.FieldViolation` carries them.
+    public struct InvalidField: Hashable, Sendable {
+        /// e.g. `text`, `messages[2].content`, `metadata["trace"]`.
+        public var path: String
+        /// e.g. `contains a NUL byte`, `is not valid UTF-8`.
+        public var description: String
+
+        public init(path: String, description: String) {
+            self.path = path
+            self.description = description
+        }
+    }
+
+    public init(_ message: String, invalidField: InvalidField? = nil) {
         self.message = message
+        self.invalidField = invalidField
     }
 
     public var description: String { self.message }

@@ -20,14 +20,17 @@ struct TestServer {
     let probes: ProbeRecorder
 
     /// Starts a server with Echo, Health, Reflection and the test Probe methods.
-    static func start(limits: ConnectionLimits = ConnectionLimits(), grace: TimeAmount = .seconds(5)) async throws -> TestServer {
+    static func start(
+        limits: ConnectionLimits = ConnectionLimits(),
+        grace: TimeAmount = .seconds(5),
+        logger: Logger = Logger(label: "ova.test")
+    ) async throws -> TestServer {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let configuration = try ServerConfiguration.load(environment: [
             "OVA_LISTEN": "127.0.0.1:0",
             "OVA_DATA_DIR": directory.path,
         ])
-        let logger = Logger(label: "ova.test")
         let tls = try TLSMaterial.resolve(configuration: configuration, logger: logger)
         var rpcConfiguration = RPCServer.Configuration(host: "127.0.0.1", port: 0, tls: try tls.makeServerTLSConfiguration())
         rpcConfiguration.limits = limits
@@ -87,6 +90,8 @@ func withServer(
 /// Test-only methods that report what the server side saw.
 final class ProbeRecorder: Sendable {
     static let hang = MethodDescriptor(service: "test.Probe", name: "Hang", kind: .unary, inputType: "ova.v1.EchoRequest", outputType: "ova.v1.EchoResponse")
+    /// Fails with the status code in `response_count`, its message in `text`, and a cause.
+    static let fail = MethodDescriptor(service: "test.Probe", name: "Fail", kind: .unary, inputType: "ova.v1.EchoRequest", outputType: "ova.v1.EchoResponse")
     static let flood = MethodDescriptor(service: "test.Probe", name: "Flood", kind: .serverStreaming, inputType: "ova.v1.EchoRequest", outputType: "ova.v1.EchoResponse")
 
     private let state = Mutex<(started: Int, cancelled: Int, writes: Int)>((0, 0, 0))
@@ -105,6 +110,13 @@ final class ProbeRecorder: Sendable {
                 throw error
             }
             return EchoResponse()
+        }
+        router.registerUnary(Self.fail) { (request: EchoRequest, context: ServerContext) -> EchoResponse in
+            throw RPCError(
+                code: StatusCode(rawValue: UInt8(clamping: request.responseCount)) ?? .unknown,
+                message: request.text,
+                cause: ProbeCause(detail: "disk I/O error in probe.sqlite3")
+            )
         }
         router.registerServerStreaming(Self.flood) { (request: EchoRequest, writer: RPCResponseWriter<EchoResponse>, context: ServerContext) in
             var response = EchoResponse()
@@ -126,4 +138,10 @@ final class ProbeRecorder: Sendable {
         }
         return condition(self)
     }
+}
+
+/// The underlying error the Fail probe attaches; only the server log may show it.
+struct ProbeCause: Error, CustomStringConvertible {
+    let detail: String
+    var description: String { "ProbeCause(\(self.detail))" }
 }

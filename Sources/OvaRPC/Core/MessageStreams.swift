@@ -38,10 +38,7 @@ public struct RPCMessageStream<Message: RPCMessage>: AsyncSequence, Sendable {
             do {
                 return try Message(rpcPayload: payload)
             } catch {
-                throw RPCError(
-                    code: self.decodeFailureCode,
-                    message: "could not decode \(Message.self): \(error)"
-                )
+                throw RPCError.decodeFailure(error, of: Message.self, code: self.decodeFailureCode)
             }
         }
     }

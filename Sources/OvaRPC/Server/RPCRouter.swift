@@ -39,7 +39,7 @@ struct ServerCallIO: Sendable {
         do {
             return try Request(rpcPayload: payload)
         } catch {
-            throw RPCError(code: .invalidArgument, message: "could not decode \(Request.self): \(error)")
+            throw RPCError.decodeFailure(error, of: Request.self, code: .invalidArgument)
         }
     }
 

@@ -92,7 +92,7 @@ extension ConnectionHandler {
 
         let context = ServerContext(
             method: route.method,
-            requestMetadata: headers.metadata,
+            requestMetadata: RequestMetadata.sanitized(headers.metadata),
             peerAddress: server.peerAddress,
             connectionID: server.connectionID,
             streamID: streamID,
@@ -139,21 +139,7 @@ extension ConnectionHandler {
             }
             io.outbound.enqueue(.trailers(Trailers(code: .ok, metadata: io.context.trailingMetadata)))
         } catch {
-            let rpcError = RPCError.from(error)
-            if rpcError.code == .unknown, !(error is RPCError) {
-                io.context.logger.error("handler failed: \(String(reflecting: error))")
-            }
-            var metadata = io.context.trailingMetadata
-            for (key, value) in rpcError.metadata {
-                metadata.add(value, forKey: key)
-            }
-            metadata.addString(io.context.requestID, forKey: "ova-request-id")
-            io.outbound.enqueue(.trailers(Trailers(
-                code: rpcError.code,
-                message: rpcError.message,
-                details: rpcError.details,
-                metadata: metadata
-            )))
+            io.outbound.enqueue(.trailers(CallFailure.trailers(for: error, context: io.context)))
         }
     }
 

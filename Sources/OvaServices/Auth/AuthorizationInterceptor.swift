@@ -50,8 +50,19 @@ public struct AuthorizationInterceptor: ServerInterceptor {
         try await next()
     }
 
-    /// The token of an `authorization` entry; nil when absent, a failure when malformed.
+    /// The token of the `authorization` entry; nil when absent, a failure when malformed or when
+    /// there is more than one entry (picking one would be a silent guess: docs/PROTOCOL.md §15).
     static func bearerToken(_ metadata: Metadata) -> Result<String, RPCError>? {
+        var entries = 0
+        for entry in metadata where entry.key == "authorization" {
+            entries += 1
+        }
+        guard entries <= 1 else {
+            return .failure(RPCError(
+                code: .unauthenticated,
+                message: "more than one authorization entry (\(entries)); send exactly one 'authorization: Bearer <token>'"
+            ))
+        }
         guard let value = metadata.firstString(forKey: "authorization") else { return nil }
         let parts = value.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty else {

@@ -57,7 +57,8 @@ public struct StatusServiceHandler: StatusHandler {
             database.latencyUs = UInt64(latency.components.seconds) * 1_000_000 + UInt64(latency.components.attoseconds / 1_000_000_000_000)
         } catch {
             database.up = false
-            database.error = "\(StoreError.unavailable("").rpcError(resource: "database").message)"
+            database.error = Self.databaseFailureText(error, location: self.database.location)
+            context.logger.warning("database ping failed", metadata: ["cause": "\(error)"])
         }
         status.database = database
         status.providers = self.monitor.providers().map(Self.providerStatus)
@@ -110,6 +111,22 @@ public struct StatusServiceHandler: StatusHandler {
         status.retryAfterMs = health.retryAfterMilliseconds
         status.lastError = health.lastError
         return status
+    }
+
+    /// What an administrator sees of a failed ping: the store's own text (SQLite's message, e.g.
+    /// "database is locked"), with the database file's path replaced and control characters
+    /// dropped, at most 200 characters. GetStatus needs an administrator's token; SQLite's
+    /// messages hold no credentials.
+    static func databaseFailureText(_ error: any Error, location: Database.Location) -> String {
+        var text = (error as? StoreError)?.description ?? "\(error)"
+        if case .file(let path) = location, !path.isEmpty {
+            text = text.replacing(path, with: "<database file>")
+        }
+        var result = String(text.unicodeScalars.filter { $0.properties.generalCategory != .control })
+        if result.count > 200 {
+            result = String(result.prefix(199)) + "…"
+        }
+        return result
     }
 
     static func systemStatus() -> SystemStatus {

@@ -9,7 +9,15 @@ extension StoreError: RPCErrorConvertible {
     }
 
     /// - Parameter resource: what the call was about, e.g. `administrator 7`.
+    /// - Returns: the status for the client, with this error as its `cause` so that SQLite's
+    ///   text reaches the server log (never the client).
     public func rpcError(resource: String) -> RPCError {
+        var error = self.publicError(resource: resource)
+        error.cause = self
+        return error
+    }
+
+    private func publicError(resource: String) -> RPCError {
         switch self {
         case .duplicate(let field):
             return RPCError(code: .alreadyExists, message: "\(field) is already registered")

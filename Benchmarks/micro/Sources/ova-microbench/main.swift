@@ -93,6 +93,12 @@ let encoded = output
 results.append(try measure("EchoRequest deserialize (64 B payload)", iterations: 1_000_000 * scale) {
     blackHole(try EchoRequest(serializedBytes: encoded))
 })
+// The string check alone (NUL bytes, UTF-8), part of every deserialize above.
+results.append(measure("EchoRequest string check (part of deserialize)", iterations: 1_000_000 * scale) {
+    encoded.withUnsafeReadableBytes { raw in
+        blackHole(ProtobufStringCheck.firstViolation(in: raw, of: EchoRequest.protobufCDescriptor))
+    }
+})
 
 // MARK: - A whole unary call over TLS on 127.0.0.1 (client + server in this process)
 
