@@ -209,7 +209,7 @@ struct BackOfficeTests {
         }
     }
 
-    @Test("WatchMessages pushes a message sent after the watch started; ExportMessages streams safe CSV")
+    @Test("WatchMessages pushes a message sent after the watch started; ExportMessages streams safe CSV", .timeLimit(.minutes(1)))
     func watchAndExport() async throws {
         try await withAccountsServer { server, channel in
             let messages = MessagesClient(channel: channel)
@@ -221,10 +221,8 @@ struct BackOfficeTests {
             send.message = "Hello, \"world\"; second line\nhere."
 
             let received = try await messages.watchMessages(WatchMessagesRequest(), options: root) { stream in
-                // Send only once the server has registered the watcher (bounded wait).
-                for _ in 0..<500 where server.running.accounts.broadcaster.watcherCount == 0 {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                // Send only once the server has registered the watcher.
+                await server.running.accounts.broadcaster.waitForWatchers(atLeast: 1)
                 _ = try await messages.sendMessage(send)
                 for try await message in stream {
                     return message

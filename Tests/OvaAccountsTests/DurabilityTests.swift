@@ -94,16 +94,15 @@ struct DurabilityTests {
         await second.stop()
     }
 
-    @Test("WatchMessages receives a message that another client sends")
+    @Test("WatchMessages receives a message that another client sends", .timeLimit(.minutes(1)))
     func watchFromAnotherClient() async throws {
         try await withAccountsServer { server, channel in
             let root = try await rootOptions(channel)
             let visitor = try server.makeChannel()
             defer { Task { await visitor.close() } }
             let received = try await MessagesClient(channel: channel).watchMessages(WatchMessagesRequest(), options: root) { stream in
-                for _ in 0..<500 where server.running.accounts.broadcaster.watcherCount == 0 {
-                    try await Task.sleep(for: .milliseconds(10))
-                }
+                // Send only once the server has registered the watcher.
+                await server.running.accounts.broadcaster.waitForWatchers(atLeast: 1)
                 var send = SendMessageRequest()
                 send.name = "Visitor"
                 send.email = "visitor@example.com"

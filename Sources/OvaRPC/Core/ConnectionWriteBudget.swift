@@ -19,8 +19,19 @@ final class ConnectionWriteBudget: Sendable {
         var continuations: [Int: CheckedContinuation<Void, any Error>] = [:]
     }
 
-    init(limit: Int) {
+    /// Counts the writers waiting on this connection (server side), for operators and tests.
+    private let metrics: ServerMetrics?
+
+    init(limit: Int, metrics: ServerMetrics? = nil) {
         self.limit = max(1, limit)
+        self.metrics = metrics
+    }
+
+    /// Brackets a writer's wait (for its stream's queue or for this budget).
+    func writerWaiting<T>(_ wait: () async throws -> T) async throws -> T {
+        self.metrics?.writerWaits(1)
+        defer { self.metrics?.writerWaits(-1) }
+        return try await wait()
     }
 
     /// Bytes queued now (for tests and metrics).

@@ -62,10 +62,10 @@ final class OutboundQueue: Sendable {
         let overBudget = self.budget.add(bytes)
         if schedule { self.scheduleDrain() }
         if mustWait {
-            try await self.waitForRoom()
+            try await self.budget.writerWaiting { try await self.waitForRoom() }
         }
         if overBudget {
-            try await self.budget.waitForRoom()
+            try await self.budget.writerWaiting { try await self.budget.waitForRoom() }
             if let error = self.state.withLock({ $0.closedWith }) { throw error }
         } else if !mustWait, mustYield {
             // A writer that never suspends would keep a shared thread (an event loop, when

@@ -5,6 +5,7 @@ public final class ServerMetrics: Sendable {
     private let active = Atomic<Int>(0)
     private let total = Atomic<Int>(0)
     private let connections = Atomic<Int>(0)
+    private let waiting = Atomic<Int>(0)
 
     public init() {}
 
@@ -14,6 +15,13 @@ public final class ServerMetrics: Sendable {
     public var totalCalls: Int { self.total.load(ordering: .relaxed) }
     /// Open client connections.
     public var openConnections: Int { self.connections.load(ordering: .relaxed) }
+    /// Handler writes suspended right now because the peer does not take what they send (its
+    /// flow-control window, a socket that is not writable, or the connection buffer).
+    public var waitingWriters: Int { self.waiting.load(ordering: .relaxed) }
+
+    func writerWaits(_ delta: Int) {
+        self.waiting.add(delta, ordering: .relaxed)
+    }
 
     func callStarted() {
         self.active.add(1, ordering: .relaxed)

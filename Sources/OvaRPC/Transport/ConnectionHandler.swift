@@ -90,7 +90,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.limits = limits
         self.logger = logger
         self.requiredApplicationProtocol = requiredApplicationProtocol
-        self.shared = ConnectionSharedState(writeBudget: ConnectionWriteBudget(limit: limits.maxConnectionBuffer))
+        let metrics: ServerMetrics?
+        if case .server(let dispatcher) = role { metrics = dispatcher.metrics } else { metrics = nil }
+        self.shared = ConnectionSharedState(writeBudget: ConnectionWriteBudget(limit: limits.maxConnectionBuffer, metrics: metrics))
         self.decoder = FrameDecoder(
             role: role.wireRole,
             maxFrameSize: limits.settings.maxFrameSize,

@@ -12,6 +12,8 @@ public final class MessageBroadcaster: Sendable {
     private struct State {
         var watchers: [Int: AsyncStream<ContactMessageRecord>.Continuation] = [:]
         var nextID = 0
+        /// Callers of `waitForWatchers`, with the count each waits for.
+        var countWaiters: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state = Mutex(State())
@@ -25,11 +27,15 @@ public final class MessageBroadcaster: Sendable {
             of: ContactMessageRecord.self,
             bufferingPolicy: .bufferingNewest(Self.bufferPerWatcher)
         )
-        let id = self.state.withLock { state in
+        let (id, ready) = self.state.withLock { state in
             defer { state.nextID += 1 }
             state.watchers[state.nextID] = continuation
-            return state.nextID
+            let count = state.watchers.count
+            let ready = state.countWaiters.filter { $0.count <= count }.map(\.continuation)
+            state.countWaiters.removeAll { $0.count <= count }
+            return (state.nextID, ready)
         }
+        for waiter in ready { waiter.resume() }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.watchers.removeValue(forKey: id) }
         }
@@ -45,6 +51,19 @@ public final class MessageBroadcaster: Sendable {
 
     public var watcherCount: Int {
         self.state.withLock { $0.watchers.count }
+    }
+
+    /// Returns once at least `count` watchers are subscribed: from then on a published message
+    /// reaches them (tests wait on this instead of polling).
+    public func waitForWatchers(atLeast count: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = self.state.withLock { state in
+                guard state.watchers.count < count else { return true }
+                state.countWaiters.append((count, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
     }
 
     /// Ends every watch (server shutdown).
