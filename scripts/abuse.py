@@ -366,20 +366,60 @@ def tcp_states(local_ports: List[int], server_port: int) -> Dict[str, int]:
     return counts
 
 
-def normal_call(server: Server, timeout: float = 10.0) -> Dict[str, object]:
-    """A well-behaved client: a fresh Channel (TLS handshake included) and one Echo/Unary."""
+def normal_call(server: Server, timeout: float, channel: Optional[Channel] = None) -> Dict[str, object]:
+    """A well-behaved client's Echo/Unary: on `channel` (already connected), else on a fresh
+    Channel, TLS handshake included."""
     start = time.monotonic()
     try:
+        if channel is not None:
+            reply = channel.unary(UNARY, echo_pb2.EchoRequest(text="normal"), echo_pb2.EchoResponse, timeout=timeout)
+            return {"ok": reply.text == "normal", "total_ms": round(1000 * (time.monotonic() - start), 1)}
         with Channel(server.host, server.port, ca=server.ca, connect_timeout=timeout) as ch:
             ch.connect()
             connected = time.monotonic()
             reply = ch.unary(UNARY, echo_pb2.EchoRequest(text="normal"), echo_pb2.EchoResponse, timeout=timeout)
             end = time.monotonic()
-        ok = reply.text == "normal"
-        return {"ok": ok, "connect_ms": round(1000 * (connected - start), 1),
+        return {"ok": reply.text == "normal", "connect_ms": round(1000 * (connected - start), 1),
                 "call_ms": round(1000 * (end - connected), 1), "total_ms": round(1000 * (end - start), 1)}
     except (OvaError, OSError) as e:
         return {"ok": False, "error": str(e)[:200], "total_ms": round(1000 * (time.monotonic() - start), 1)}
+
+
+class Prober:
+    """The normal client during the abuse: every second, on its own thread (so a stuck call does not
+    delay the next), one Echo/Unary on a fresh connection and one on a connection opened before."""
+
+    def __init__(self, server: Server, timeout: float, t0: float) -> None:
+        self.server, self.timeout, self.t0 = server, timeout, t0
+        self.channel = Channel(server.host, server.port, ca=server.ca, connect_timeout=timeout).connect()
+        self.fresh: List[dict] = []
+        self.open: List[dict] = []
+        self.threads: List[threading.Thread] = []
+
+    def probe(self) -> None:
+        at = round(time.monotonic() - self.t0, 1)
+        for results, channel in ((self.fresh, None), (self.open, self.channel)):
+            def run(results: List[dict] = results, channel: Optional[Channel] = channel) -> None:
+                result = normal_call(self.server, self.timeout, channel)
+                result["at_s"] = at
+                results.append(result)
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def finish(self) -> None:
+        deadline = time.monotonic() + self.timeout + 2
+        for thread in self.threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self.channel.close()
+
+    @staticmethod
+    def summary(results: List[dict], tried: int) -> dict:
+        ok = [r["total_ms"] for r in results if r.get("ok")]
+        return {"tried": tried, "ok": len(ok), "ms_median": statistics.median(ok) if ok else None,
+                "ms_max": max(ok, default=None),
+                "errors": sorted({r["error"] for r in results if "error" in r}),
+                "calls": sorted(results, key=lambda r: r["at_s"])}
 
 
 # ---- scenarios ------------------------------------------------------------------------------
@@ -392,9 +432,11 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
     settings = wire.Settings(max_frame_size=16_777_215, initial_stream_window=wire.MAX_WINDOW,
                              initial_connection_window=wire.MAX_WINDOW, max_message_size=0xFFFFFFFF)
     request = echo_request(text="abuse", response_count=args.response_count, response_size=args.response_size)
+    prober = Prober(server, args.normal_timeout, time.monotonic())
     hostile: List[RawConnection] = []
     failed_connects = 0
-    sampler.mark("abuse_start")
+    t_start = sampler.mark("abuse_start")
+    prober.t0 = time.monotonic()
     for _ in range(args.connections):
         try:
             conn = RawConnection(server, settings, rcvbuf=args.rcvbuf)
@@ -410,9 +452,8 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
         hostile.append(conn)  # never read from again
     sampler.mark("connections_open")
 
-    # The normal client, once a second while the abuse runs (each call bounded by its timeout).
-    probes: List[dict] = []
     stop_reason = "duration"
+    tried = 0
     end = time.monotonic() + args.duration
     next_probe = time.monotonic() + min(1.0, args.duration / 2)
     while time.monotonic() < end:
@@ -420,26 +461,24 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
             stop_reason = "server exited"
             break
         if sampler.latest_rss() > args.rss_limit_mib:
-            stop_reason = f"safety limit: server RSS over {args.rss_limit_mib} MiB"
+            stop_reason = f"safety limit: server RSS over {args.rss_limit_mib:.0f} MiB"
             break
         if time.monotonic() >= next_probe:
-            at = sampler.now()
-            result = normal_call(server, timeout=args.normal_timeout)
-            result["at_s"] = round(at - sampler.marks["abuse_start"], 1)
-            probes.append(result)
-            next_probe = time.monotonic() + 1.0
-        time.sleep(0.05)
+            prober.probe()
+            tried += 1
+            next_probe += 1.0
+        time.sleep(0.02)
     states = tcp_states([c.local_port for c in hostile], server.port)
     t_close = sampler.mark("hostile_closed")
     for conn in hostile:
         conn.close()
-    time.sleep(args.after)
+    prober.finish()  # calls still running when the hostile connections closed may finish now
+    time.sleep(max(0.0, t_close + args.after - sampler.now()))
     t_end = sampler.mark("after_end")
-    after_call = normal_call(server, timeout=args.normal_timeout) if server.alive() else {"ok": False}
+    after_call = normal_call(server, args.normal_timeout) if server.alive() else {"ok": False}
     sampler.stop()
 
-    ok_probes = [p for p in probes if p.get("ok")]
-    t_start = sampler.marks["abuse_start"]
+    peak = max(sampler.samples, key=lambda s: s.rss_mib, default=None)
     return {
         "scenario": "zero-read",
         "params": {"connections": args.connections, "streams": args.streams, "response_size": args.response_size,
@@ -448,16 +487,15 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
         "connected": len(hostile), "failed_connects": failed_connects,
         "stop_reason": stop_reason, "abuse_seconds": round(t_close - t_start, 1),
         "rss_baseline_mib": baseline,
-        "rss_peak_mib": sampler.rss_max(t_start, t_close),
+        "rss_peak_mib": None if peak is None else peak.rss_mib,
+        "rss_peak_at_s": None if peak is None else round(peak.t - t_start, 1),
         "seconds_to_plus_1gib": next((round(s.t - t_start, 1) for s in sampler.samples
                                       if s.t > t_start and s.rss_mib > baseline + 1024), None),
         "rss_at_close_mib": sampler.rss_at(t_close),
         "cpu_during_avg_pct": sampler.cpu_avg(t_start, t_close),
         "hostile_sockets_at_close": states,
-        "normal_calls": {"tried": len(probes), "ok": len(ok_probes),
-                         "total_ms_max": max((p["total_ms"] for p in ok_probes), default=None),
-                         "total_ms_median": statistics.median([p["total_ms"] for p in ok_probes]) if ok_probes else None,
-                         "calls": probes},
+        "normal_calls_fresh_connection": Prober.summary(prober.fresh, tried),
+        "normal_calls_open_connection": Prober.summary(prober.open, tried),
         "after_close": {
             "rss_end_mib": sampler.rss_at(t_end),
             "cpu_busy_seconds": sampler.idle_after(t_close),
@@ -465,6 +503,7 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
             "normal_call": after_call,
         },
         "server_alive": server.alive(),
+        "marks": sampler.marks,
         "samples": [s.__dict__ for s in sampler.samples],
     }
 
@@ -607,12 +646,14 @@ def control_flood(server: Server, args: argparse.Namespace) -> dict:
         goaway_after = sent
     # Still usable? One call on the same connection.
     usable = None
+    call_after_ms = None
     if conn.goaway is None and not conn.closed:
         sid = 1
         conn.send(wire.RequestHeadersFrame(sid, UNARY, 5_000_000, []),
                   wire.MessageFrame(sid, echo_request(text="after"), end_stream=True))
         conn.wait_for(lambda: sid in conn.trailers or conn.goaway is not None, timeout=5.0)
         usable = sid in conn.trailers and conn.trailers[sid].status == StatusCode.OK
+        call_after_ms = round(1000 * (time.monotonic() - t_sent), 1)
     time.sleep(2.0)
     t_end = sampler.mark("end")
     conn.close()
@@ -623,6 +664,7 @@ def control_flood(server: Server, args: argparse.Namespace) -> dict:
         "frames_sent": sent, "send_seconds": round(t_sent - t_start, 2),
         "goaway": conn.goaway_json(), "goaway_after_frames_sent": goaway_after,
         "connection_closed": conn.closed, "call_after_flood_ok": usable,
+        "call_after_flood_ms": call_after_ms,
         "cpu_during_avg_pct": sampler.cpu_avg(t_start, t_sent),
         "cpu_next_2s": sampler.per_second(t_sent, 2),
         "server_alive": server.alive(),
@@ -637,20 +679,23 @@ def summary_rows(r: dict) -> List[tuple]:
     g = r.get("goaway")
     goaway = "none" if g is None else f"{g['code']} \"{g['message']}\" (last stream {g['last_stream_id']})"
     if s == "zero-read":
-        nc = r["normal_calls"]
         ac = r["after_close"]
+
+        def calls(c: dict) -> str:
+            text = f"{c['ok']}/{c['tried']} ok, median {c['ms_median']} ms, max {c['ms_max']} ms"
+            return text + (f"; {c['errors'][0]}" if c["errors"] else "")
         return [
             ("hostile connections", f"{r['connected']} × {r['params']['streams']} streams, "
                                     f"{r['params']['response_size']} B responses ({r['failed_connects']} failed to connect)"),
             ("abuse ran", f"{r['abuse_seconds']} s ({r['stop_reason']})"),
-            ("server RSS", f"baseline {r['rss_baseline_mib']} MiB, peak {r['rss_peak_mib']} MiB, "
-                           f"+1 GiB after {r['seconds_to_plus_1gib']} s"),
+            ("server RSS", f"baseline {r['rss_baseline_mib']} MiB, +1 GiB after {r['seconds_to_plus_1gib']} s, "
+                           f"{r['rss_at_close_mib']} MiB at close, peak {r['rss_peak_mib']} MiB at {r['rss_peak_at_s']} s"),
             ("server CPU during", f"{r['cpu_during_avg_pct']} %"),
             ("hostile sockets at close", ", ".join(f"{k} {v}" for k, v in r["hostile_sockets_at_close"].items())),
-            ("normal Echo/Unary during", f"{nc['ok']}/{nc['tried']} ok, median {nc['total_ms_median']} ms, "
-                                         f"max {nc['total_ms_max']} ms (connect + call)"),
-            ("after close", f"CPU busy {ac['cpu_busy_seconds']} s (None = never below 5 %), "
-                            f"RSS {r['rss_at_close_mib']} → {ac['rss_end_mib']} MiB after {r['params']['after_s']} s"),
+            ("normal call, new connection", calls(r["normal_calls_fresh_connection"])),
+            ("normal call, open connection", calls(r["normal_calls_open_connection"])),
+            ("after close", f"CPU busy for {ac['cpu_busy_seconds']} s (None: never below 5 %), "
+                            f"RSS {ac['rss_end_mib']} MiB {r['params']['after_s']:.0f} s after close"),
             ("after close, per second", " ".join(f"{p['cpu_pct']}%/{p['rss_mib']:.0f}M" for p in ac["per_second"])),
             ("normal call after", f"{'ok' if ac['normal_call'].get('ok') else 'FAILED'} "
                                   f"{ac['normal_call'].get('total_ms')} ms"),
@@ -679,7 +724,9 @@ def summary_rows(r: dict) -> List[tuple]:
         ("flood", f"{r['frames_sent']} × {r['params']['kind']} in {r['send_seconds']} s"),
         ("GOAWAY", goaway + ("" if r["goaway_after_frames_sent"] is None
                              else f" after ≤ {r['goaway_after_frames_sent']} frames")),
-        ("call after the flood", str(r["call_after_flood_ok"])),
+        ("call after the flood", "not possible" if r["call_after_flood_ok"] is None
+         else f"{'ok' if r['call_after_flood_ok'] else 'FAILED'}, answered {r['call_after_flood_ms']} ms "
+              "after the last frame was written"),
         ("server CPU during / next 2 s", f"{r['cpu_during_avg_pct']} % / "
                                          + " ".join(f"{p['cpu_pct']}%" for p in r["cpu_next_2s"])),
     ]
