@@ -21,6 +21,7 @@ this with a venv in .build/abuse-venv.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import pathlib
@@ -70,6 +71,14 @@ def default_server_bin() -> pathlib.Path:
     return pathlib.Path(str(ROOT / ".build/release/ova-server"))
 
 
+def die_with_parent() -> None:
+    """In the server's child process: SIGKILL it when this tool dies, even by SIGKILL (prctl PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,7 +88,7 @@ def free_port() -> int:
 class Server:
     """An ova-server of our own: started on a free loopback port, stopped (SIGTERM, then SIGKILL) at the end."""
 
-    def __init__(self, binary: pathlib.Path, env_overrides: Dict[str, str]) -> None:
+    def __init__(self, binary: pathlib.Path, env_overrides: Dict[str, str], kill_mib: float = 6144) -> None:
         if not binary.exists():
             sys.exit(f"abuse: no ova-server at {binary} (build it, or pass --server-bin)")
         self.binary = binary
@@ -91,9 +100,23 @@ class Server:
             self.process = subprocess.Popen(
                 [str(binary), "--listen", f"{self.host}:{self.port}", "--data-dir", str(self.data),
                  "--log-level", "warning"],
-                stdout=out, stderr=subprocess.STDOUT, env=env)
+                stdout=out, stderr=subprocess.STDOUT, env=env, preexec_fn=die_with_parent)
         self.pid = self.process.pid
+        self.kill_mib = kill_mib
+        self.killed_over_mib: Optional[float] = None
+        threading.Thread(target=self._guard, daemon=True).start()
         self._wait_ready(deadline=time.monotonic() + 60)
+
+    def _guard(self) -> None:
+        """Guards the (shared) machine for the server's whole life: SIGKILL once its RSS passes
+        `kill_mib`, since a server that buffers for hostile clients may go on after they are gone."""
+        while self.process.poll() is None:
+            rss = read_rss_mib(self.pid)
+            if rss is not None and rss > self.kill_mib:
+                self.killed_over_mib = rss
+                self.process.kill()
+                return
+            time.sleep(SAMPLE_INTERVAL / 2)
 
     @property
     def ca(self) -> str:
@@ -164,11 +187,15 @@ class Sample:
 
 
 class Sampler:
-    """Samples the server's VmRSS and CPU every 100 ms on a thread; `mark` timestamps the scenario's phases."""
+    """Samples the server's VmRSS and CPU every 100 ms on a thread; `mark` timestamps the scenario's phases.
 
-    def __init__(self, pid: int, max_seconds: float) -> None:
+    Past `limit_mib` it sets `over_limit`: the scenario then stops its abuse."""
+
+    def __init__(self, pid: int, max_seconds: float, limit_mib: float = 4096) -> None:
         self.pid = pid
         self.max_seconds = max_seconds
+        self.limit_mib = limit_mib
+        self.over_limit = threading.Event()
         self.samples: List[Sample] = []
         self.marks: Dict[str, float] = {}
         self.start = time.monotonic()
@@ -192,6 +219,8 @@ class Sampler:
             self.samples.append(Sample(round(t - self.start, 3), round(rss, 1),
                                        round(100 * (cpu - last_cpu) / max(t - last_t, 1e-6), 1)))
             last_t, last_cpu = t, cpu
+            if rss > self.limit_mib:
+                self.over_limit.set()
 
     def latest_rss(self) -> float:
         return self.samples[-1].rss_mib if self.samples else (read_rss_mib(self.pid) or 0.0)
@@ -426,7 +455,7 @@ class Prober:
 
 
 def zero_read(server: Server, args: argparse.Namespace) -> dict:
-    sampler = Sampler(server.pid, max_seconds=args.duration + args.after + 60)
+    sampler = Sampler(server.pid, max_seconds=args.duration + args.after + 60, limit_mib=args.rss_limit_mib)
     time.sleep(0.5)
     baseline = sampler.latest_rss()
     settings = wire.Settings(max_frame_size=16_777_215, initial_stream_window=wire.MAX_WINDOW,
@@ -434,23 +463,33 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
     request = echo_request(text="abuse", response_count=args.response_count, response_size=args.response_size)
     prober = Prober(server, args.normal_timeout, time.monotonic())
     hostile: List[RawConnection] = []
-    failed_connects = 0
+    failed = [0]
     t_start = sampler.mark("abuse_start")
     prober.t0 = time.monotonic()
-    for _ in range(args.connections):
-        try:
-            conn = RawConnection(server, settings, rcvbuf=args.rcvbuf)
-        except (OSError, ssl.SSLError, RuntimeError):
-            failed_connects += 1
-            continue
-        frames: List[wire.Frame] = []
-        for i in range(args.streams):
-            sid = 2 * i + 1
-            frames += [wire.RequestHeadersFrame(sid, SERVER_STREAM, 0, []),
-                       wire.MessageFrame(sid, request, end_stream=True)]
-        conn.send(*frames)
-        hostile.append(conn)  # never read from again
-    sampler.mark("connections_open")
+    stop = threading.Event()
+
+    def open_hostile() -> None:
+        # On a thread: with the server busy, each TLS handshake may take seconds, and the normal
+        # client's probes and the safety limit must not wait for them.
+        for _ in range(args.connections):
+            if stop.is_set():
+                return
+            try:
+                conn = RawConnection(server, settings, rcvbuf=args.rcvbuf, timeout=2.0)
+            except (OSError, ssl.SSLError, RuntimeError):
+                failed[0] += 1
+                continue
+            frames: List[wire.Frame] = []
+            for i in range(args.streams):
+                sid = 2 * i + 1
+                frames += [wire.RequestHeadersFrame(sid, SERVER_STREAM, 0, []),
+                           wire.MessageFrame(sid, request, end_stream=True)]
+            conn.send(*frames)
+            hostile.append(conn)  # never read from again
+        sampler.mark("connections_open")
+
+    opener = threading.Thread(target=open_hostile, daemon=True)
+    opener.start()
 
     stop_reason = "duration"
     tried = 0
@@ -460,7 +499,7 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
         if not server.alive():
             stop_reason = "server exited"
             break
-        if sampler.latest_rss() > args.rss_limit_mib:
+        if sampler.over_limit.is_set():
             stop_reason = f"safety limit: server RSS over {args.rss_limit_mib:.0f} MiB"
             break
         if time.monotonic() >= next_probe:
@@ -468,6 +507,8 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
             tried += 1
             next_probe += 1.0
         time.sleep(0.02)
+    stop.set()
+    opener.join(3)
     states = tcp_states([c.local_port for c in hostile], server.port)
     t_close = sampler.mark("hostile_closed")
     for conn in hostile:
@@ -483,9 +524,11 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
         "scenario": "zero-read",
         "params": {"connections": args.connections, "streams": args.streams, "response_size": args.response_size,
                    "response_count": args.response_count, "rcvbuf": args.rcvbuf, "duration_s": args.duration,
-                   "after_s": args.after, "rss_limit_mib": args.rss_limit_mib},
-        "connected": len(hostile), "failed_connects": failed_connects,
+                   "after_s": args.after, "rss_limit_mib": args.rss_limit_mib, "rss_kill_mib": args.rss_kill_mib},
+        "connected": len(hostile), "failed_connects": failed[0],
         "stop_reason": stop_reason, "abuse_seconds": round(t_close - t_start, 1),
+        "seconds_to_open_all": None if "connections_open" not in sampler.marks
+                               else round(sampler.marks["connections_open"] - t_start, 1),
         "rss_baseline_mib": baseline,
         "rss_peak_mib": None if peak is None else peak.rss_mib,
         "rss_peak_at_s": None if peak is None else round(peak.t - t_start, 1),
@@ -503,6 +546,7 @@ def zero_read(server: Server, args: argparse.Namespace) -> dict:
             "normal_call": after_call,
         },
         "server_alive": server.alive(),
+        "server_killed_over_rss_mib": server.killed_over_mib,
         "marks": sampler.marks,
         "samples": [s.__dict__ for s in sampler.samples],
     }
@@ -686,8 +730,11 @@ def summary_rows(r: dict) -> List[tuple]:
             return text + (f"; {c['errors'][0]}" if c["errors"] else "")
         return [
             ("hostile connections", f"{r['connected']} × {r['params']['streams']} streams, "
-                                    f"{r['params']['response_size']} B responses ({r['failed_connects']} failed to connect)"),
-            ("abuse ran", f"{r['abuse_seconds']} s ({r['stop_reason']})"),
+                                    f"{r['params']['response_size']} B responses ({r['failed_connects']} failed to connect; "
+                                    f"all opened after {r['seconds_to_open_all']} s)"),
+            ("abuse ran", f"{r['abuse_seconds']} s ({r['stop_reason']})"
+                          + (f"; server SIGKILLed by the safety guard at RSS {r['server_killed_over_rss_mib']:.0f} MiB"
+                             if r["server_killed_over_rss_mib"] else "")),
             ("server RSS", f"baseline {r['rss_baseline_mib']} MiB, +1 GiB after {r['seconds_to_plus_1gib']} s, "
                            f"{r['rss_at_close_mib']} MiB at close, peak {r['rss_peak_mib']} MiB at {r['rss_peak_at_s']} s"),
             ("server CPU during", f"{r['cpu_during_avg_pct']} %"),
@@ -758,8 +805,10 @@ def add_zero_read(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="seconds of abuse")
     p.add_argument("--after", type=float, default=10.0, help="seconds observed after the hostile connections close")
     p.add_argument("--normal-timeout", type=float, default=10.0, help="timeout of the normal client's call")
-    p.add_argument("--rss-limit-mib", type=float, default=6144,
+    p.add_argument("--rss-limit-mib", type=float, default=4096,
                    help="safety stop: close the hostile connections once the server's RSS passes this")
+    p.add_argument("--rss-kill-mib", type=float, default=6144,
+                   help="safety kill: SIGKILL the server once its RSS passes this (a shared machine)")
 
 
 def add_rapid_reset(p: argparse.ArgumentParser) -> None:
@@ -779,6 +828,14 @@ def add_control_flood(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int, default=20_000)
     p.add_argument("--batch", type=int, default=100, help="frames per write")
     p.add_argument("--max-seconds", type=float, default=30.0)
+
+
+def watchdog_expired(server: Server, scenario: str, budget: float) -> None:
+    """The last resort that keeps the tool bounded in time whatever the server does."""
+    print(f"abuse: {scenario} still running after {budget:.0f} s; killing the server and exiting", file=sys.stderr)
+    server.process.kill()
+    shutil.rmtree(server.data, ignore_errors=True)
+    os._exit(3)
 
 
 def main() -> int:
@@ -823,12 +880,19 @@ def main() -> int:
 
     print(f"# ova-server abuse report: {header['server_bin']} ({header['build']}), {header['date']}"
           + (f", env {env}" if env else ""))
+    # SIGTERM (e.g. from `timeout`) unwinds through the `finally` that stops the server.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = []
     for name, run_args in runs:
-        server = Server(binary, env)  # a fresh server per scenario: no scenario inherits another's memory
+        server = Server(binary, env, kill_mib=getattr(run_args, "rss_kill_mib", 6144))  # a fresh server per scenario: no scenario inherits another's memory
+        budget = getattr(run_args, "duration", 0) + getattr(run_args, "after", 0) + getattr(run_args, "max_seconds", 0) + 60
+        watchdog = threading.Timer(budget, watchdog_expired, args=(server, name, budget))
+        watchdog.daemon = True
+        watchdog.start()
         try:
             result = SCENARIOS[name](server, run_args)
         finally:
+            watchdog.cancel()
             exit_code = server.stop()
         result["server_exit_code"] = exit_code
         results.append(result)
