@@ -35,7 +35,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -701,7 +701,7 @@ def control_flood(server: Server, args: argparse.Namespace) -> dict:
     if goaway_after is None and conn.goaway is not None:
         goaway_after = sent
     time.sleep(2.0)
-    t_end = sampler.mark("end")
+    sampler.mark("end")
     conn.close()
     sampler.stop()
     return {
