@@ -720,6 +720,10 @@ def control_flood(server: Server, args: argparse.Namespace) -> dict:
 # ---- report ---------------------------------------------------------------------------------
 
 
+def pct(value: Optional[float]) -> str:
+    return "- (shorter than one sample)" if value is None else f"{value} %"
+
+
 def summary_rows(r: dict) -> List[tuple]:
     s = r["scenario"]
     g = r.get("goaway")
@@ -754,7 +758,7 @@ def summary_rows(r: dict) -> List[tuple]:
             ("streams opened+reset", f"{r['streams_sent']} written in {r['send_seconds']} s before GOAWAY was read"),
             ("GOAWAY", goaway),
             ("streams the server accepted", str(r["streams_accepted_per_goaway"])),
-            ("server CPU during", f"{r['cpu_during_avg_pct']} %"),
+            ("server CPU during", pct(r["cpu_during_avg_pct"])),
             ("server CPU next 2 s", " ".join(f"{p['cpu_pct']}%" for p in r["cpu_next_2s"])),
             ("server RSS peak", f"{r['rss_peak_mib']} MiB"),
         ]
@@ -776,7 +780,7 @@ def summary_rows(r: dict) -> List[tuple]:
         ("call after the flood", "not sent (GOAWAY first)" if r["call_after_flood_ok"] is None
          else f"OK {r['call_after_flood_ms']} ms after the last flood frame was written" if r["call_after_flood_ok"]
          else "no OK answer" + (" (GOAWAY)" if g else "")),
-        ("server CPU during / next 2 s", f"{r['cpu_during_avg_pct']} % / "
+        ("server CPU during / next 2 s", f"{pct(r['cpu_during_avg_pct'])} / "
                                          + " ".join(f"{p['cpu_pct']}%" for p in r["cpu_next_2s"])),
     ]
 
