@@ -5,7 +5,7 @@ SWIFT_FLAGS ?=
 # Tests run in parallel workers; 2 matches the 2-core machines we build on.
 TEST_WORKERS ?= 2
 
-.PHONY: all deps build run test test-swift test-python smoke test-c check-proto proto release bench clean help
+.PHONY: all deps build run test test-swift test-python smoke test-c check-proto proto release bench abuse clean help
 
 all: build
 
@@ -17,6 +17,7 @@ help:
 	@echo "make proto        regenerate C, Swift and Python code from proto/ (commit the result)"
 	@echo "make check-proto  fail if the committed generated code is stale"
 	@echo "make release      optimized build of ova-server, ova, ova-bench"
+	@echo "make abuse        memory and CPU of a release ova-server under hostile clients (not in make test)"
 	@echo "make deps         install missing Debian packages (apt-get update only if needed)"
 
 deps:
@@ -59,6 +60,17 @@ test-c: deps
 
 bench: deps
 	bash Benchmarks/compare.sh
+
+# Hostile clients against a release ova-server (scripts/abuse.py; docs/PERFORMANCE.md, "Memory and
+# CPU under abuse"). Not part of `make test`: it takes about a minute and measures, asserts nothing.
+ABUSE_VENV ?= .build/abuse-venv
+ABUSE_ARGS ?= all
+abuse: deps
+	$(SWIFT) build $(SWIFT_FLAGS) -c release --product ova-server
+	test -x $(ABUSE_VENV)/bin/python || { python3 -m venv $(ABUSE_VENV) && \
+	  $(ABUSE_VENV)/bin/pip install -q --disable-pip-version-check 'protobuf>=4.21,<5'; }
+	$(ABUSE_VENV)/bin/python scripts/abuse.py \
+	  --server-bin "$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)/ova-server" $(ABUSE_ARGS)
 
 clean:
 	rm -rf .build
