@@ -220,6 +220,8 @@ struct ConnectionHandlerTests {
 
     @Test func aSecondSettingsIsAConnectionError() async throws {
         var connection = try await InMemoryConnection()
+        // On its defaults the server sends the protocol defaults: the `settings-defaults`
+        // vector of §17 (TestVectorTests decodes that vector to `Settings()`).
         #expect(try await connection.handshake() == Settings())
         try await connection.send([.settings(Settings())])
         let frames = try await connection.readFrames()
@@ -296,6 +298,22 @@ struct ConnectionHandlerTests {
         })
         #expect(done.trailers(on: first)?.code == .ok)
         #expect(try await connection.methods.eventually(connection) { _ in !connection.isActive })
+    }
+
+    /// §7: only the server's MAX_CONCURRENT_STREAMS matters; a client's value is ignored.
+    @Test func aClientsMaxConcurrentStreamsIsIgnored() async throws {
+        var connection = try await InMemoryConnection()
+        var client = Settings()
+        client.maxConcurrentStreams = 0
+        _ = try await connection.handshake(client)
+        let id = try await connection.open(TestMethods.flood, request: TestMethods.floodRequest(count: 1, size: 3))
+        var frames: [Frame] = []
+        #expect(try await connection.methods.eventually(connection) { _ in
+            frames += try await connection.readFrames()
+            return frames.trailers(on: id) != nil
+        })
+        #expect(frames.trailers(on: id)?.code == .ok)
+        #expect(frames.messages.map(\.size) == [3])
     }
 
     @Test func halfCloseAfterEndStreamIsAConnectionError() async throws {
@@ -521,9 +539,13 @@ struct ConnectionHandlerTests {
             sent += try await connection.readFrames().messages.count
             return methods.writesCompleted > writes + 8 && sent > 8
         })
-        // The peer goes away: the handlers are cancelled and their bytes released at once.
+        // The peer stops reading again and stays silent for the write-stall timeout: the
+        // connection is closed, the handlers cancelled and their bytes released at once.
         try await connection.setWritable(false)
-        try await connection.channel.close()
+        await connection.advanceTime(by: .seconds(59))
+        #expect(connection.isActive)
+        await connection.advanceTime(by: .seconds(1))
+        #expect(!connection.isActive)
         #expect(try await connection.methods.eventually(connection) { _ in budget.queuedBytes == 0 })
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Logging
 import Testing
 
-import OvaServer
+@testable import OvaServer
 
 @Suite("ServerConfiguration")
 struct ServerConfigurationTests {
@@ -75,6 +75,7 @@ struct ServerConfigurationTests {
             "OVA_MAX_CONNECTIONS": "100",
             "OVA_IDLE_TIMEOUT_SECONDS": "0",
             "OVA_HANDSHAKE_TIMEOUT_SECONDS": "3",
+            "OVA_WRITE_STALL_TIMEOUT_SECONDS": "0",
             "OVA_THREADS": "3",
             "OVA_TASKS_ON_EVENT_LOOPS": "false",
             "OVA_DB_PATH": "/var/lib/ova/db/ova.sqlite3",
@@ -100,6 +101,8 @@ struct ServerConfigurationTests {
         #expect(config.maxConnections == 100)
         #expect(config.idleTimeoutSeconds == 0)
         #expect(config.handshakeTimeoutSeconds == 3)
+        #expect(config.writeStallTimeoutSeconds == 0)
+        #expect(OvaServerApp.limits(for: config).writeStallTimeout == nil)
         #expect(config.eventLoopThreads == 3)
         #expect(config.tasksOnEventLoops == false)
         #expect(config.databasePath == "/var/lib/ova/db/ova.sqlite3")
@@ -119,7 +122,7 @@ struct ServerConfigurationTests {
             "ENVIRONMENT", "OVA_LISTEN", "OVA_DATA_DIR", "OVA_TLS_CERT", "OVA_TLS_KEY", "OVA_TLS_CLIENT_CA",
             "OVA_LOG_LEVEL", "OVA_LOG_FORMAT", "OVA_SHUTDOWN_GRACE_SECONDS", "OVA_MAX_CONCURRENT_STREAMS",
             "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTION_BUFFER", "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS",
-            "OVA_HANDSHAKE_TIMEOUT_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
+            "OVA_HANDSHAKE_TIMEOUT_SECONDS", "OVA_WRITE_STALL_TIMEOUT_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
             "OVA_DB_PATH", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "OVA_PUBLIC_RATE_PER_MINUTE",
             "HF_API_KEY", "OVA_HF_BASE_URL", "HF_MODELO_STT", "HF_MODELO_TTS", "HF_MODELO_IMG", "HF_MODELO_CAPTION",
             "HF_MODELO_SIGN", "OVA_LLM_BASE_URL", "OVA_LLM_API_KEY", "HF_MODELO_LLM", "OVA_PROVIDER_TIMEOUT_SECONDS",

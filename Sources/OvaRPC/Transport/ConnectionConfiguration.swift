@@ -8,6 +8,9 @@ public struct ConnectionLimits: Sendable {
     public var handshakeTimeout: TimeAmount = .seconds(10)
     /// A connection with no open stream for this long is sent GOAWAY and closed (server side).
     public var idleTimeout: TimeAmount? = .minutes(5)
+    /// A connection whose socket stays unwritable this long (the peer reads nothing, not even
+    /// its TLS records) is closed, freeing what its calls hold; nil never closes it.
+    public var writeStallTimeout: TimeAmount? = .seconds(60)
     /// Bytes a task may queue on one stream before `write` suspends.
     public var outboundHighWatermark = 256 * 1024
     /// Bytes all the tasks of one connection may queue, together, before their writes suspend:

@@ -55,6 +55,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// re-arms for what is left. Cancelling and rescheduling it on every call cost a promise, a
     /// closure and timer-heap work per call.
     private var idleTimer: Scheduled<Void>?
+    /// Armed while the socket is not writable (`writeStallTimeout`).
+    private var writeStallTimer: Scheduled<Void>?
 
     // Flow control, connection level.
     var connectionSendWindow: Int
@@ -191,6 +193,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.handshakeTimer = nil
         self.idleTimer?.cancel()
         self.idleTimer = nil
+        self.writeStallTimer?.cancel()
+        self.writeStallTimer = nil
         self.output.discard()
         let error = RPCError(code: .unavailable, message: "the connection was closed")
         // Queued client calls fail first, so that closing streams does not open them.
@@ -218,9 +222,30 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         self.isWritable = context.channel.isWritable
         if self.isWritable {
+            self.writeStallTimer?.cancel()
+            self.writeStallTimer = nil
             self.resumeParkedStreams()
+        } else {
+            self.armWriteStallTimer(context: context)
         }
         context.fireChannelWritabilityChanged()
+    }
+
+    /// A peer that reads nothing for `writeStallTimeout` is dropped: its calls would otherwise
+    /// hold their memory (the connection buffer, the message each handler is blocked on) for
+    /// as long as it keeps the TCP connection open.
+    private func armWriteStallTimer(context: ChannelHandlerContext) {
+        guard self.writeStallTimer == nil, let timeout = self.limits.writeStallTimeout else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.writeStallTimer = context.eventLoop.scheduleTask(in: timeout) {
+            let handler = loopBound.value
+            handler.writeStallTimer = nil
+            guard !handler.isWritable, !handler.lifecycle.isClosed, let context = handler.context else { return }
+            handler.logger.info("closing connection: the peer has read nothing for \(timeout.nanoseconds / 1_000_000_000) s")
+            // No GOAWAY: the peer does not read, so nothing more can reach it.
+            handler.lifecycle.closed()
+            context.close(promise: nil)
+        }
     }
 
     // MARK: - Reading

@@ -97,6 +97,8 @@ public enum OvaServerApp {
         // 0 disables the idle timeout.
         limits.idleTimeout = configuration.idleTimeoutSeconds > 0 ? .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)) : nil
         limits.handshakeTimeout = .milliseconds(Int64(configuration.handshakeTimeoutSeconds * 1000))
+        limits.writeStallTimeout = configuration.writeStallTimeoutSeconds > 0
+            ? .milliseconds(Int64(configuration.writeStallTimeoutSeconds * 1000)) : nil
         return limits
     }
 

@@ -48,6 +48,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     /// 0 disables the idle timeout.
     public var idleTimeoutSeconds: Double
     public var handshakeTimeoutSeconds: Double
+    /// `OVA_WRITE_STALL_TIMEOUT_SECONDS`: 0 disables.
+    public var writeStallTimeoutSeconds: Double
     public var eventLoopThreads: Int
     /// `OVA_TASKS_ON_EVENT_LOOPS`: run Swift concurrency's tasks on the event loops (no thread
     /// hop between I/O and handlers). Handlers must then never block.
@@ -106,6 +108,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         maxConnections = 0
         idleTimeoutSeconds = 0
         handshakeTimeoutSeconds = 0
+        writeStallTimeoutSeconds = 0
         eventLoopThreads = 0
         tasksOnEventLoops = true
         databasePath = ""
@@ -478,6 +481,14 @@ extension ServerConfiguration {
             display: { formatSeconds($0.handshakeTimeoutSeconds) }
         ) { config, value, variable, _ throws(ConfigurationError) in
             config.handshakeTimeoutSeconds = try parseSeconds(value, variable: variable, range: 0.1...300)
+        },
+        Setting(
+            "OVA_WRITE_STALL_TIMEOUT_SECONDS", default: "60",
+            help: "Close a connection whose client has read nothing (its socket stayed full) for this many seconds, "
+                + "freeing what its calls hold (0 disables, at most 3600).",
+            display: { formatSeconds($0.writeStallTimeoutSeconds) }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.writeStallTimeoutSeconds = try parseSeconds(value, variable: variable, range: 0...3600)
         },
         Setting(
             "OVA_THREADS", default: "auto",
