@@ -55,11 +55,13 @@ for target in "${TARGETS[@]}"; do
     log="$LOGS/$target.log"
     echo "fuzz: $target for ${FUZZ_SECONDS}s from $seeds seeds (log: $log)"
     status=0
-    # -timeout: an input that takes longer is a hang (reported like a crash).
+    # -timeout: an input that takes longer is a hang (reported like a crash). Every input runs
+    # in milliseconds; the margin is for machines shared with builds, where a process can be
+    # descheduled for many seconds (20 s gave false timeouts there).
     # -rss_limit_mb: the connection target's property includes bounded memory.
     "$BIN/$target" "$corpus" \
         -max_total_time="$FUZZ_SECONDS" \
-        -timeout=20 \
+        -timeout="${FUZZ_TIMEOUT:-120}" \
         -rss_limit_mb=2048 \
         -print_final_stats=1 \
         -artifact_prefix="$ARTIFACTS/$target/" \
