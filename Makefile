@@ -5,7 +5,7 @@ SWIFT_FLAGS ?=
 # Tests run in parallel workers; 2 matches the 2-core machines we build on.
 TEST_WORKERS ?= 2
 
-.PHONY: all deps build run test test-swift test-python smoke test-c check-proto proto release bench abuse clean help
+.PHONY: all deps build run test test-swift test-python smoke test-c test-fuzz fuzz check-proto proto release bench abuse clean help
 
 all: build
 
@@ -14,6 +14,8 @@ help:
 	@echo "make test         install missing packages, build, run every test"
 	@echo "make test-c       build the C client (clients/c), run its codec test and example against a server"
 	@echo "make test-python  the Python client's conformance suite against a built ova-server"
+	@echo "make fuzz         build the libFuzzer targets (Fuzz/), run each for FUZZ_SECONDS (default 60)"
+	@echo "make test-fuzz    the same, 4 s per target (part of make test)"
 	@echo "make proto        regenerate C, Swift and Python code from proto/ (commit the result)"
 	@echo "make check-proto  fail if the committed generated code is stale"
 	@echo "make release      optimized build of ova-server, ova, ova-bench"
@@ -39,7 +41,7 @@ proto: deps
 check-proto: deps
 	bash scripts/gen-proto.sh --check
 
-test: deps check-proto test-swift smoke test-c test-python
+test: deps check-proto test-swift smoke test-c test-python test-fuzz
 
 test-swift:
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
@@ -58,6 +60,16 @@ smoke:
 test-c: deps
 	SWIFT_FLAGS="$(SWIFT_FLAGS)" bash scripts/test-c.sh
 
+# libFuzzer targets (Fuzz/, docs/SECURITY.md): a separate sanitizer build in Fuzz/.build; crash
+# inputs go to .build/fuzz-artifacts/. FUZZ_SECONDS per target; the committed seeds are not modified.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) SWIFT=$(SWIFT) bash scripts/fuzz.sh
+
+# A short run of every fuzz target (6 x 4 s, plus the build): the seeds and regressions still pass.
+test-fuzz: deps
+	FUZZ_SECONDS=4 SWIFT=$(SWIFT) bash scripts/fuzz.sh
+
 bench: deps
 	bash Benchmarks/compare.sh
 
@@ -73,5 +85,5 @@ abuse: deps
 	  --server-bin "$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)/ova-server" $(ABUSE_ARGS)
 
 clean:
-	rm -rf .build
+	rm -rf .build Fuzz/.build
 	$(MAKE) -C clients/c clean

@@ -38,6 +38,10 @@ let package = Package(
         .library(name: "OvaProto", targets: ["OvaProto"]),
         .library(name: "OvaWire", targets: ["OvaWire"]),
         .library(name: "OvaServer", targets: ["OvaServer"]),
+        // For the fuzz targets (Fuzz/, a separate package): the parsers they feed.
+        .library(name: "OvaProtobuf", targets: ["OvaProtobuf"]),
+        .library(name: "OvaAudio", targets: ["OvaAudio"]),
+        .library(name: "OvaAuth", targets: ["OvaAuth"]),
         // The load tools' shared options and report format (ova-bench, and the benchmark
         // packages under Benchmarks/ through a path dependency).
         .library(name: "BenchKit", targets: ["BenchKit"]),
