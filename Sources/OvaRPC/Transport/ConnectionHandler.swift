@@ -89,6 +89,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     ///   handshake, and is closed without a frame if the protocol differs (docs/PROTOCOL.md §2).
     init(role: Role, limits: ConnectionLimits, logger: Logger, requiredApplicationProtocol: String? = nil) {
         self.role = role
+        if case .server = role { self.isServer = true } else { self.isServer = false }
         self.limits = limits
         self.logger = logger
         self.requiredApplicationProtocol = requiredApplicationProtocol
@@ -116,7 +117,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         return nil
     }
 
-    var isServer: Bool { self.server != nil }
+    /// Read on every frame: stored, not matched against `role` each time.
+    let isServer: Bool
 
     var now: NIODeadline { self.eventLoop?.now ?? .now() }
 
@@ -594,7 +596,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// `status` is what the call ended with, for the server's access log (defaults to `error`).
     func removeStream(_ stream: StreamState, error: RPCError?, status: (StatusCode, String)? = nil) {
         guard self.streams.removeValue(forKey: stream.id) != nil else { return }
-        if let server = self.server {
+        if case .server(let server) = self.role {
             let (code, message) = status ?? (error.map { ($0.code, $0.message) } ?? (.ok, ""))
             server.callEnded(stream: stream, code: code, message: message, now: self.now)
         }
@@ -603,12 +605,12 @@ final class ConnectionHandler: ChannelInboundHandler {
             stream.inbound.fail(error)
             stream.handlerTask?.cancel()
             stream.pendingStart = nil
+            // Whatever the stream's task still had queued leaves the connection's budget. (A
+            // stream that ended with its trailers sent everything it queued.)
+            stream.outbound.close(error)
         }
-        // Whatever the stream's task still had queued leaves the connection's budget.
-        stream.outbound.close(error ?? Self.streamEnded)
-        stream.sendQueue.removeAll()
-        self.blockedStreams.remove(stream.id)
-        self.parkedStreams.remove(stream.id)
+        if !self.blockedStreams.isEmpty { self.blockedStreams.remove(stream.id) }
+        if !self.parkedStreams.isEmpty { self.parkedStreams.remove(stream.id) }
         self.creditConnection(stream.uncreditedBytes)
         stream.uncreditedBytes = 0
         self.client?.streamClosed(handler: self)
@@ -620,8 +622,6 @@ final class ConnectionHandler: ChannelInboundHandler {
             }
         }
     }
-
-    private static let streamEnded = RPCError(code: .ok, message: "the call has ended")
 
     func remoteHalfClosed(_ stream: StreamState) throws {
         guard !stream.remoteClosed else {
