@@ -287,24 +287,11 @@ public enum ProtobufStringCheck {
                 key = String(decoding: wire.payload, as: UTF8.self)
             }
         }
-        var quoted = "\""
-        for (count, character) in key.unicodeScalars.enumerated() {
-            if count == 64 {
-                quoted += "…"
-                break
-            }
-            switch character {
-            case "\"": quoted += "\\\""
-            case "\\": quoted += "\\\\"
-            case "\n": quoted += "\\n"
-            case "\r": quoted += "\\r"
-            case "\t": quoted += "\\t"
-            case _ where character.value < 0x20:
-                quoted += "\\u" + String(repeating: "0", count: 4 - String(character.value, radix: 16).count)
-                    + String(character.value, radix: 16)
-            default: quoted.unicodeScalars.append(character)
-            }
+        if key.unicodeScalars.count > 64 {
+            key = String(String.UnicodeScalarView(key.unicodeScalars.prefix(64))) + "…"
         }
-        return quoted + "\""
+        var quoted = ""
+        JSONWriter.appendQuoted(key, to: &quoted)
+        return quoted
     }
 }

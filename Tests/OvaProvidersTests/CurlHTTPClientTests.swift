@@ -91,7 +91,10 @@ struct CurlHTTPClientTests {
             }
             #expect(error == .timeout)
             #expect(error?.isRetryable == true)
-            #expect(ContinuousClock.now - start < .seconds(5))
+            // The server never answers: ending at all is the timeout's doing. The bound only
+            // tells "timed out" from "hung", generously, because a loaded 2-core test run
+            // (CI) once took 5.3 s for this 500 ms timeout.
+            #expect(ContinuousClock.now - start < .seconds(30))
         }
     }
 

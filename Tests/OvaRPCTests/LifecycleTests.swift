@@ -166,9 +166,12 @@ struct LifecycleTests {
         let channel = try server.makeChannel()
         var slow = EchoRequest()
         slow.text = "in flight"
-        slow.delayMs = 400
+        slow.delayMs = 2_000
         let inFlight = Task { try await EchoClient(channel: channel).unary(slow) }
-        #expect(await server.probes.waitUntil { _ in server.server.metrics.activeCalls == 1 })
+        // Generous: on a loaded machine the first call's TLS handshake can take seconds, and
+        // the wait ends as soon as the call is in flight.
+        // (totalCalls, not activeCalls: a condition that stays true once met.)
+        #expect(await server.probes.waitUntil(seconds: 60) { _ in server.server.metrics.totalCalls >= 1 })
         server.server.beginGracefulShutdown()
         let response = try await inFlight.value
         #expect(response.text == "in flight")
