@@ -16,6 +16,16 @@ final class InboundMessages: Sendable {
         /// The event loop held back the credit of a message under reassembly because messages
         /// were waiting (§9): report as soon as the last of them is taken.
         var reportWhenDrained = false
+
+        /// Takes the oldest message; `drained` says it was the last one the event loop was
+        /// waiting for (its consumer must report now).
+        mutating func popFirst() -> (message: ByteBuffer, drained: Bool)? {
+            guard let entry = self.messages.popFirst() else { return nil }
+            self.consumedBytes += entry.credit
+            guard self.reportWhenDrained, self.messages.isEmpty else { return (entry.message, false) }
+            self.reportWhenDrained = false
+            return (entry.message, true)
+        }
     }
 
     private let state = Mutex(State())
@@ -116,13 +126,9 @@ final class InboundMessages: Sendable {
         }
         var drained = false
         let immediate: Immediate = self.state.withLock { state in
-            if let entry = state.messages.popFirst() {
-                state.consumedBytes += entry.credit
-                if state.reportWhenDrained, state.messages.isEmpty {
-                    state.reportWhenDrained = false
-                    drained = true
-                }
-                return .message(entry.message)
+            if let (message, last) = state.popFirst() {
+                drained = last
+                return .message(message)
             }
             switch state.end {
             case .none: return .wait
@@ -153,13 +159,9 @@ final class InboundMessages: Sendable {
                 var drained = false
                 let outcome: Outcome = self.state.withLock { state in
                     if Task.isCancelled { return .error(CancellationError()) }
-                    if let entry = state.messages.popFirst() {
-                        state.consumedBytes += entry.credit
-                        if state.reportWhenDrained, state.messages.isEmpty {
-                            state.reportWhenDrained = false
-                            drained = true
-                        }
-                        return .message(entry.message)
+                    if let (message, last) = state.popFirst() {
+                        drained = last
+                        return .message(message)
                     }
                     switch state.end {
                     case .none:
