@@ -264,9 +264,10 @@ final class ConnectionHandler: ChannelInboundHandler {
             // The decoder rejects a frame longer than MAX_FRAME_SIZE as soon as its header is
             // here, so what stays buffered is at most one frame.
             while let frame = try self.decoder.decode(buffer: &buffer) {
-                try self.admitSkippedFrames()
                 try self.handle(frame)
             }
+            // Once per read, not per frame: the decoder skips a run of unknown frames inside
+            // one call, so a flood is seen here within the read that carried it.
             try self.admitSkippedFrames()
             if buffer.readableBytes > 0 {
                 buffer.discardReadBytes()
