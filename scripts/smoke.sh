@@ -104,4 +104,38 @@ wait "$server" || status=$?
 [ $status -eq 0 ] || fail "ova-server exited $status after SIGTERM"
 grep -q "ova-server stopped" "$log" || fail "no graceful stop in the log"
 echo "smoke: ova-server stopped gracefully"
+
+# .env: a server started without flags in a directory with a .env takes its settings from it
+# (the real environment would win), says which file it read, and keeps its data files private.
+envdir="$data/env-run"
+mkdir "$envdir"
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+addr="127.0.0.1:$port"
+cat >"$envdir/.env" <<EOF
+# written by scripts/smoke.sh
+export OVA_LISTEN=$addr
+OVA_DATA_DIR='$envdir/data'   # quoted, with a comment
+OVA_LOG_LEVEL="debug"
+EOF
+log="$envdir/server.log"
+(cd "$envdir" && unset OVA_LISTEN OVA_DATA_DIR OVA_LOG_LEVEL OVA_ENV_FILE && exec "$bin/ova-server") >"$log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do
+  if "$bin/ova" call ova.v1.Health/Check --addr "$addr" --insecure >/dev/null 2>&1; then break; fi
+  sleep 0.1
+done
+"$bin/ova" call ova.v1.Health/Check --addr "$addr" --insecure >/dev/null || fail "Health/Check on the address from .env"
+grep -q "read 3 settings from $envdir/.env: OVA_LISTEN, OVA_DATA_DIR, OVA_LOG_LEVEL" "$log" \
+  || fail "the log does not say that .env was read"
+for entry in data:700 data/ova.sqlite3:600 data/ova.sqlite3-wal:600 data/ova.sqlite3-shm:600 data/jwt-secret:600 \
+  data/dev-key.pem:600; do
+  file=${entry%%:*} expected=${entry##*:}
+  mode=$(stat -c %a "$envdir/$file") || fail "$file is missing"
+  [ "$mode" = "$expected" ] || fail "$file has mode $mode, expected $expected"
+done
+kill -TERM "$server"
+status=0
+wait "$server" || status=$?
+[ $status -eq 0 ] || fail "the server started from .env exited $status after SIGTERM"
+echo "smoke: ova-server took its settings from .env; data directory 700; database, WAL, SHM, secret and key 600"
 echo "smoke: passed"

@@ -45,15 +45,19 @@ struct AdminAccountOptions: ParsableArguments {
     func withAccounts(_ body: (ServerConfiguration, AccountServices, String) async throws -> Void) async throws {
         var overrides: [String: String] = [:]
         overrides["OVA_DATA_DIR"] = self.dataDir
+        let environment: ProcessEnvironment
         let configuration: ServerConfiguration
         do {
-            configuration = try ServerConfiguration.load(overrides: overrides)
+            // The same .env files as `serve`, so both use one database.
+            environment = try ProcessEnvironment.resolve()
+            configuration = try ServerConfiguration.load(environment: environment.environment, overrides: overrides)
         } catch {
             FileHandle.standardError.write(Data("ova-server: configuration error: \(error)\n".utf8))
             throw ExitCode(78)
         }
         var logger = Logger(label: "ova")
         logger.logLevel = .warning
+        environment.log(to: logger)
         guard let password = readLine(strippingNewline: true), !password.isEmpty else {
             FileHandle.standardError.write(Data("ova-server: no password on standard input\n".utf8))
             throw ExitCode(64)

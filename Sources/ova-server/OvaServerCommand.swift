@@ -12,7 +12,8 @@ struct OvaServerCommand: AsyncParsableCommand {
         discussion: """
             With no configuration it runs in development mode: data in ./data, a generated \
             self-signed certificate (its path and SHA-256 fingerprint are logged). Every flag \
-            has an environment variable of the same meaning; flags win.
+            has an environment variable of the same meaning; flags win. Variables may also come \
+            from ./.env and the file named by OVA_ENV_FILE; real environment variables win over both.
 
             Environment variables:
             \(ServerConfiguration.variables.map { "  \($0.name) (default: \($0.default.isEmpty ? "unset" : $0.default))\n      \($0.help)" }.joined(separator: "\n"))
@@ -66,15 +67,18 @@ struct Serve: AsyncParsableCommand {
         overrides["OVA_LOG_FORMAT"] = self.logFormat
         overrides["OVA_THREADS"] = self.threads
 
+        let environment: ProcessEnvironment
         let configuration: ServerConfiguration
         do {
-            configuration = try ServerConfiguration.load(overrides: overrides)
+            environment = try ProcessEnvironment.resolve()
+            configuration = try ServerConfiguration.load(environment: environment.environment, overrides: overrides)
         } catch {
             FileHandle.standardError.write(Data("ova-server: configuration error: \(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG
         }
         OvaLogging.bootstrap(configuration: configuration)
         let logger = Logger(label: "ova")
+        environment.log(to: logger)
         for warning in configuration.warnings {
             logger.warning("\(warning)")
         }

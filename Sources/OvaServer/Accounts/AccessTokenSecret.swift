@@ -2,10 +2,6 @@ import Foundation
 import Logging
 import OvaAuth
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// The key that signs access tokens: `JWT_SECRET_KEY`, or in development a generated one kept
 /// in `OVA_DATA_DIR/jwt-secret` (0600) so tokens survive restarts.
 enum AccessTokenSecret {
@@ -33,15 +29,11 @@ enum AccessTokenSecret {
                     reason: "holds fewer than 32 bytes; delete it to generate a new key (existing tokens stop working)"
                 )
             }
-            if let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-               let mode = (attributes[.posixPermissions] as? NSNumber)?.intValue, mode & 0o077 != 0 {
-                _ = chmod(path, 0o600)
-                logger.warning("the token signing key was readable by others; its mode is now 0600", metadata: ["path": "\(path)"])
-            }
+            try DataFiles.makePrivate(path: path, create: false, logger: logger)
             return secret
         }
         let encoded = Data(AccessTokenSigner.generateSecret()).base64EncodedString()
-        try DataFiles.writeAtomically(path: path, contents: Array((encoded + "\n").utf8), mode: 0o600)
+        try DataFiles.writeAtomically(path: path, contents: Array((encoded + "\n").utf8), mode: DataFiles.privateFileMode)
         logger.notice("generated a development token signing key (JWT_SECRET_KEY unset)", metadata: ["path": "\(path)"])
         return Array(encoded.utf8)
     }

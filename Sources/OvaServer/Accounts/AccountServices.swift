@@ -21,8 +21,9 @@ public struct AccountServices: Sendable {
         logger: Logger,
         passwordHasher: PasswordHasher? = nil
     ) async throws -> AccountServices {
+        try DataFiles.preparePrivateDirectory(configuration.dataDirectory, production: configuration.isProduction, logger: logger)
         let secret = try AccessTokenSecret.resolve(configuration: configuration, logger: logger)
-        try DataFiles.ensureDirectory(configuration.dataDirectory)
+        try DataFiles.preparePrivateDatabase(path: configuration.effectiveDatabasePath, logger: logger)
         let store = try await Store.open(.file(configuration.effectiveDatabasePath), logger: logger)
         let hasher = try passwordHasher ?? PasswordHasher()
         let authenticator = AdminAuthenticator(

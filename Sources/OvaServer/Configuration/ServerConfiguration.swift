@@ -239,7 +239,8 @@ public struct ServerConfiguration: Sendable, Equatable {
     }
 
     private static func collectWarnings(environment: [String: String], overrides: [String: String]) -> [String] {
-        let known = Set(settings.flatMap { [$0.name] + $0.aliases })
+        // OVA_ENV_FILE is read before loading, by ProcessEnvironment.
+        let known = Set(settings.flatMap { [$0.name] + $0.aliases } + [ProcessEnvironment.envFileVariable])
         var warnings: [String] = []
         for key in environment.keys.sorted() where key.hasPrefix("OVA_") && !known.contains(key) {
             var message = "unknown variable \(key) is ignored"

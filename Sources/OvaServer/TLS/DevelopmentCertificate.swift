@@ -37,6 +37,8 @@ public struct DevelopmentCertificate: Sendable, Equatable {
     public var notValidAfter: Date
     /// True when this call generated the files, false when existing ones were reused.
     public var wasGenerated: Bool
+    /// The mode a reused key had when group or others could access it (it is now 0600).
+    public var tightenedKeyMode: Int? = nil
 
     /// Returns the development certificate in `directory`, generating it if it is missing,
     /// unreadable, mismatched with its key, or expiring within ``renewalMargin`` of `now`.
@@ -76,7 +78,10 @@ public struct DevelopmentCertificate: Sendable, Equatable {
             return nil
         }
         // The key must stay private even if someone loosened its mode.
-        if chmod(keyPath, 0o600) != 0 {
+        let tightened: mode_t?
+        do {
+            tightened = try DataFiles.makePrivate(path: keyPath, create: false)
+        } catch {
             return nil
         }
         return DevelopmentCertificate(
@@ -84,7 +89,8 @@ public struct DevelopmentCertificate: Sendable, Equatable {
             keyPath: keyPath,
             fingerprint: fingerprint(ofDER: der),
             notValidAfter: certificate.notValidAfter,
-            wasGenerated: false
+            wasGenerated: false,
+            tightenedKeyMode: tightened.map { Int($0) }
         )
     }
 
@@ -147,7 +153,7 @@ public struct DevelopmentCertificate: Sendable, Equatable {
         }
 
         // Key first: a crash in between leaves a pair that fails the match check and is regenerated.
-        try DataFiles.writeAtomically(path: keyPath, contents: Array(keyPEM.utf8), mode: 0o600)
+        try DataFiles.writeAtomically(path: keyPath, contents: Array(keyPEM.utf8), mode: DataFiles.privateFileMode)
         try DataFiles.writeAtomically(path: certificatePath, contents: Array(certificatePEM.utf8), mode: 0o644)
 
         return DevelopmentCertificate(

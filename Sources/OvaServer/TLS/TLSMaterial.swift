@@ -101,6 +101,9 @@ public struct TLSMaterial: Sendable, Equatable {
                 )
             }
             let development = try DevelopmentCertificate.ensure(in: configuration.dataDirectory)
+            if let mode = development.tightenedKeyMode {
+                DataFiles.logTightened(path: development.keyPath, previousMode: mode_t(mode), logger: logger)
+            }
             let verb = development.wasGenerated ? "generated" : "using existing"
             logger.notice(
                 "\(verb) development certificate at \(development.certificatePath), SHA-256 fingerprint \(development.fingerprint)",
