@@ -3,6 +3,7 @@
 //
 // Module map (each folder one job; see docs/ARCHITECTURE.md):
 //   CProtobufC, COvaProto, CProtocPlugin   C: libprotobuf-c, protoc-c output (committed)
+//   OvaJSONEscaping                         the one JSON string escaper (no dependencies)
 //   OvaWire                                 frame codec, pure (NIOCore only)
 //   OvaProtobuf                             protobuf-c backed messages, JSON mapping
 //   OvaRPC                                  runtime: server, client, streams, TLS
@@ -81,6 +82,11 @@ let package = Package(
         ),
 
         // MARK: - Wire and runtime
+        // The lowest module: every target that writes a JSON string literal depends on it.
+        .target(
+            name: "OvaJSONEscaping",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "OvaWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -89,7 +95,7 @@ let package = Package(
         .target(
             name: "OvaProtobuf",
             dependencies: [
-                "CProtobufC",
+                "CProtobufC", "OvaJSONEscaping",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -148,7 +154,7 @@ let package = Package(
         .target(
             name: "OvaAuth",
             dependencies: [
-                "CCrypt",
+                "CCrypt", "OvaJSONEscaping",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -217,6 +223,7 @@ let package = Package(
             name: "OvaServer",
             dependencies: [
                 "OvaServices", "OvaRPC", "OvaProto", "OvaStore", "OvaAuth", "OvaProviders", "OvaEngines", "OvaResilience",
+                "OvaJSONEscaping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -247,6 +254,7 @@ let package = Package(
         .target(
             name: "BenchKit",
             dependencies: [
+                "OvaJSONEscaping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -265,6 +273,11 @@ let package = Package(
         ),
 
         // MARK: - Tests
+        .testTarget(
+            name: "OvaJSONEscapingTests",
+            dependencies: ["OvaJSONEscaping"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OvaWireTests",
             dependencies: ["OvaWire", .product(name: "NIOCore", package: "swift-nio")],
