@@ -8,7 +8,7 @@ import Synchronization
 /// allows, and the window is reopened (through `onConsumed`) only as the consumer takes
 /// messages, so a slow consumer stops the sender instead of growing this buffer.
 final class InboundMessages: Sendable {
-    private struct State {
+    private struct State: ParkedWaiterState {
         var messages = InboundMessageQueue()
         var end: RPCError?? = nil  // nil: open; .some(nil): finished cleanly; .some(error): failed
         var waiter: CheckedContinuation<ByteBuffer?, any Error>?
@@ -188,12 +188,7 @@ final class InboundMessages: Sendable {
                 }
             }
         } onCancel: {
-            let waiter = self.state.withLock { state in
-                let waiter = state.waiter
-                state.waiter = nil
-                return waiter
-            }
-            waiter?.resume(throwing: CancellationError())
+            self.state.resumeWaiterCancelled()
         }
     }
 
