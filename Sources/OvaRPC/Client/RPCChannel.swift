@@ -228,7 +228,7 @@ public final class RPCChannel: Sendable {
         }
 
         func requestWriter<Request: RPCMessage>(_ type: Request.Type) -> RPCRequestWriter<Request> {
-            RPCRequestWriter(outbound: self.outbound, maxMessageSize: self.connection.peerSettings.maxMessageSize)
+            RPCRequestWriter(sender: MessageSender(outbound: self.outbound, maxMessageSize: self.connection.peerSettings.maxMessageSize))
         }
 
         /// The single response of a unary or client-streaming call, after the OK trailers.

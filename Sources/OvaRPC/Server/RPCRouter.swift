@@ -48,7 +48,7 @@ struct ServerCallIO: Sendable {
     }
 
     func responseWriter<Response: RPCMessage>(_ type: Response.Type) -> RPCResponseWriter<Response> {
-        RPCResponseWriter(outbound: self.outbound, maxMessageSize: self.peerMaxMessageSize)
+        RPCResponseWriter(sender: MessageSender(outbound: self.outbound, maxMessageSize: self.peerMaxMessageSize))
     }
 }
 
