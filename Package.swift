@@ -280,13 +280,13 @@ let package = Package(
         ),
         .testTarget(
             name: "OvaWireTests",
-            dependencies: ["OvaWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["OvaWire", "OvaTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OvaProtobufTests",
             dependencies: [
-                "OvaProtobuf", "OvaProto", "COvaProto", "CProtobufC",
+                "OvaProtobuf", "OvaProto", "COvaProto", "CProtobufC", "OvaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -365,7 +365,7 @@ let package = Package(
         .testTarget(
             name: "OvaProvidersTests",
             dependencies: [
-                "OvaProviders", "OvaFakeUpstream",
+                "OvaProviders", "OvaFakeUpstream", "OvaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -379,6 +379,12 @@ let package = Package(
                 "OvaProviders", "OvaResilience",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // Seeded randomness for any test target (no dependencies).
+        .target(
+            name: "OvaTestSupport",
+            path: "Tests/Support/OvaTestSupport",
             swiftSettings: swiftSettings
         ),
         // A real ova-server with a superadmin and client helpers, for end-to-end tests only.
