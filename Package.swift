@@ -348,7 +348,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OvaCustomServiceTests",
-            dependencies: ["GreeterProto", "OvaTestServer", "OvaRPC", "OvaServer"],
+            dependencies: ["GreeterProto", "OvaTestServer", "OvaTestSupport", "OvaRPC", "OvaServer"],
             swiftSettings: swiftSettings
         ),
         // A loopback HTTP server speaking the providers' real formats, for tests only.
@@ -375,23 +375,24 @@ let package = Package(
         .testTarget(
             name: "OvaMultimodalTests",
             dependencies: [
-                "OvaTestServer", "OvaServer", "OvaServices", "OvaProto", "OvaRPC", "OvaAudio", "OvaEngines", "OvaAuth", "OvaFakeUpstream",
+                "OvaTestServer", "OvaTestSupport", "OvaServer", "OvaServices", "OvaProto", "OvaRPC", "OvaAudio", "OvaEngines", "OvaAuth", "OvaFakeUpstream",
                 "OvaProviders", "OvaResilience",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        // Seeded randomness for any test target (no dependencies).
+        // Seeded randomness and awaited cleanup, for any test target (no dependencies).
         .target(
             name: "OvaTestSupport",
             path: "Tests/Support/OvaTestSupport",
             swiftSettings: swiftSettings
         ),
-        // A real ova-server with a superadmin and client helpers, for end-to-end tests only.
+        // Test servers (a router's RPCServer, a real ova-server with a superadmin) and the one
+        // scaffold that starts, connects to and always stops them, for end-to-end tests only.
         .target(
             name: "OvaTestServer",
             dependencies: [
-                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
+                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC", "OvaTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support/OvaTestServer",
@@ -400,7 +401,7 @@ let package = Package(
         .testTarget(
             name: "OvaAccountsTests",
             dependencies: [
-                "OvaTestServer", "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
+                "OvaTestServer", "OvaTestSupport", "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -414,7 +415,7 @@ let package = Package(
         .testTarget(
             name: "OvaRPCTests",
             dependencies: [
-                "OvaRPC", "OvaProto", "OvaServices", "OvaServer",
+                "OvaRPC", "OvaProto", "OvaServices", "OvaServer", "OvaTestServer", "OvaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
