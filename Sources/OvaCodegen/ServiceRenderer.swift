@@ -145,6 +145,15 @@ struct ServiceRenderer {
             p.block("public func \(name)(_ request: \(input), options: OvaRPC.CallOptions = .defaults) async throws -> \(output)") { p in
                 p.print("try await self.channel.unary(\(descriptor), request: request, responseType: \(output).self, options: options)")
             }
+            p.blankLine()
+            p.print("/// Calls `\(service.fullName)/\(plan.method.name)` (unary); `onResponse` also reads the response's initial metadata.")
+            p.print("public func \(name)<Result: Sendable>(")
+            p.print("    _ request: \(input),")
+            p.print("    options: OvaRPC.CallOptions = .defaults,")
+            p.print("    onResponse: (OvaRPC.RPCResponse<\(output)>) async throws -> Result")
+            p.block(") async throws -> Result") { p in
+                p.print("try await self.channel.unary(\(descriptor), request: request, responseType: \(output).self, options: options, onResponse: onResponse)")
+            }
         case .serverStreaming:
             p.print("public func \(name)<Result: Sendable>(")
             p.print("    _ request: \(input),")
@@ -159,6 +168,15 @@ struct ServiceRenderer {
             p.print("    _ body: (OvaRPC.RPCRequestWriter<\(input)>) async throws -> Void")
             p.block(") async throws -> \(output)") { p in
                 p.print("try await self.channel.clientStreaming(\(descriptor), requestType: \(input).self, responseType: \(output).self, options: options, body: body)")
+            }
+            p.blankLine()
+            p.print("/// Calls `\(service.fullName)/\(plan.method.name)` (client streaming); `onResponse` also reads the response's initial metadata.")
+            p.print("public func \(name)<Result: Sendable>(")
+            p.print("    options: OvaRPC.CallOptions = .defaults,")
+            p.print("    _ body: (OvaRPC.RPCRequestWriter<\(input)>) async throws -> Void,")
+            p.print("    onResponse: (OvaRPC.RPCResponse<\(output)>) async throws -> Result")
+            p.block(") async throws -> Result") { p in
+                p.print("try await self.channel.clientStreaming(\(descriptor), requestType: \(input).self, responseType: \(output).self, options: options, body: body, onResponse: onResponse)")
             }
         case .bidiStreaming:
             p.print("public func \(name)<Result: Sendable>(")

@@ -46,6 +46,30 @@ public struct RPCMessageStream<Message: RPCMessage>: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(inbound: self.inbound, decodeFailureCode: self.decodeFailureCode)
     }
+
+    /// A client's view: the response's initial metadata, what the handler sent with
+    /// `writeMetadata` (or its context's initial metadata) before its first message. Empty
+    /// when the server sent none, which it may (docs/PROTOCOL.md §8.3), or when the call failed
+    /// first (iterating says how). Waits for the first message or the end of the call at the
+    /// most, and takes no message from the stream.
+    ///
+    /// A server handler's request stream has none: its metadata is in `ServerContext`.
+    public var metadata: Metadata {
+        get async { await self.inbound.initialMetadata() }
+    }
+}
+
+/// The single response of a unary or client-streaming call with the metadata the server sent
+/// before it (a failed call throws instead).
+public struct RPCResponse<Message: RPCMessage>: Sendable {
+    /// The response's initial metadata (HEADERS); empty when the server sent none.
+    public var metadata: Metadata
+    public var message: Message
+
+    public init(metadata: Metadata, message: Message) {
+        self.metadata = metadata
+        self.message = message
+    }
 }
 
 /// A server handler's view of the request messages.
