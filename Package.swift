@@ -3,6 +3,7 @@
 //
 // Module map (each folder one job; see docs/ARCHITECTURE.md):
 //   CProtobufC, COvaProto, CProtocPlugin   C: libprotobuf-c, protoc-c output (committed)
+//   OvaJSONEscaping                         the one JSON string escaper (no dependencies)
 //   OvaWire                                 frame codec, pure (NIOCore only)
 //   OvaProtobuf                             protobuf-c backed messages, JSON mapping
 //   OvaRPC                                  runtime: server, client, streams, TLS
@@ -81,6 +82,11 @@ let package = Package(
         ),
 
         // MARK: - Wire and runtime
+        // The lowest module: every target that writes a JSON string literal depends on it.
+        .target(
+            name: "OvaJSONEscaping",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "OvaWire",
             dependencies: [.product(name: "NIOCore", package: "swift-nio")],
@@ -89,7 +95,7 @@ let package = Package(
         .target(
             name: "OvaProtobuf",
             dependencies: [
-                "CProtobufC",
+                "CProtobufC", "OvaJSONEscaping",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -148,7 +154,7 @@ let package = Package(
         .target(
             name: "OvaAuth",
             dependencies: [
-                "CCrypt",
+                "CCrypt", "OvaJSONEscaping",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -217,6 +223,7 @@ let package = Package(
             name: "OvaServer",
             dependencies: [
                 "OvaServices", "OvaRPC", "OvaProto", "OvaStore", "OvaAuth", "OvaProviders", "OvaEngines", "OvaResilience",
+                "OvaJSONEscaping",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -247,6 +254,7 @@ let package = Package(
         .target(
             name: "BenchKit",
             dependencies: [
+                "OvaJSONEscaping",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -266,14 +274,19 @@ let package = Package(
 
         // MARK: - Tests
         .testTarget(
+            name: "OvaJSONEscapingTests",
+            dependencies: ["OvaJSONEscaping"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "OvaWireTests",
-            dependencies: ["OvaWire", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: ["OvaWire", "OvaTestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "OvaProtobufTests",
             dependencies: [
-                "OvaProtobuf", "OvaProto", "COvaProto", "CProtobufC",
+                "OvaProtobuf", "OvaProto", "COvaProto", "CProtobufC", "OvaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -335,7 +348,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OvaCustomServiceTests",
-            dependencies: ["GreeterProto", "OvaTestServer", "OvaRPC", "OvaServer"],
+            dependencies: ["GreeterProto", "OvaTestServer", "OvaTestSupport", "OvaRPC", "OvaServer"],
             swiftSettings: swiftSettings
         ),
         // A loopback HTTP server speaking the providers' real formats, for tests only.
@@ -352,7 +365,7 @@ let package = Package(
         .testTarget(
             name: "OvaProvidersTests",
             dependencies: [
-                "OvaProviders", "OvaFakeUpstream",
+                "OvaProviders", "OvaFakeUpstream", "OvaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -362,17 +375,24 @@ let package = Package(
         .testTarget(
             name: "OvaMultimodalTests",
             dependencies: [
-                "OvaTestServer", "OvaServer", "OvaServices", "OvaProto", "OvaRPC", "OvaAudio", "OvaEngines", "OvaAuth", "OvaFakeUpstream",
+                "OvaTestServer", "OvaTestSupport", "OvaServer", "OvaServices", "OvaProto", "OvaRPC", "OvaAudio", "OvaEngines", "OvaAuth", "OvaFakeUpstream",
                 "OvaProviders", "OvaResilience",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        // A real ova-server with a superadmin and client helpers, for end-to-end tests only.
+        // Seeded randomness and awaited cleanup, for any test target (no dependencies).
+        .target(
+            name: "OvaTestSupport",
+            path: "Tests/Support/OvaTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // Test servers (a router's RPCServer, a real ova-server with a superadmin) and the one
+        // scaffold that starts, connects to and always stops them, for end-to-end tests only.
         .target(
             name: "OvaTestServer",
             dependencies: [
-                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
+                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC", "OvaTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support/OvaTestServer",
@@ -381,7 +401,7 @@ let package = Package(
         .testTarget(
             name: "OvaAccountsTests",
             dependencies: [
-                "OvaTestServer", "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
+                "OvaTestServer", "OvaTestSupport", "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -395,7 +415,7 @@ let package = Package(
         .testTarget(
             name: "OvaRPCTests",
             dependencies: [
-                "OvaRPC", "OvaProto", "OvaServices", "OvaServer",
+                "OvaRPC", "OvaProto", "OvaServices", "OvaServer", "OvaTestServer", "OvaTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -4,6 +4,7 @@
 // in one place.
 import Foundation
 import Histogram
+import OvaJSONEscaping
 
 /// What one load run measured: completions inside the measured window, their latency in
 /// microseconds, and failures counted by status name.
@@ -79,8 +80,8 @@ public struct LoadReport {
 
     public func json() -> String {
         var fields: [String] = [
-            "\"tool\":\(Self.quoted(self.tool))",
-            "\"mode\":\(Self.quoted(self.mode))",
+            "\"tool\":\(JSONString.quoted(self.tool))",
+            "\"mode\":\(JSONString.quoted(self.mode))",
             "\"connections\":\(self.connections)",
         ]
         if self.isIdle {
@@ -100,10 +101,10 @@ public struct LoadReport {
             ]
             if self.rate > 0 { fields.append("\"rate\":\(Self.number(self.rate))") }
         }
-        let errors = self.result.errors.sorted { $0.key < $1.key }.map { "\(Self.quoted($0.key)):\($0.value)" }
+        let errors = self.result.errors.sorted { $0.key < $1.key }.map { "\(JSONString.quoted($0.key)):\($0.value)" }
         fields.append("\"errors\":{\(errors.joined(separator: ","))}")
         if let error = self.result.startError {
-            fields.append("\"start_error\":\(Self.quoted(error))")
+            fields.append("\"start_error\":\(JSONString.quoted(error))")
         }
         return "{" + fields.joined(separator: ",") + "}"
     }
@@ -134,15 +135,5 @@ public struct LoadReport {
 
     private static func number(_ value: Double) -> String {
         value.isFinite ? String(format: "%.3f", value) : "0"
-    }
-
-    /// A JSON string literal (tool names, status names and error messages).
-    private static func quoted(_ text: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        guard let data = try? encoder.encode(text), let literal = String(data: data, encoding: .utf8) else {
-            return "\"\""
-        }
-        return literal
     }
 }

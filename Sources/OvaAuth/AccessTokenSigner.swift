@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import OvaJSONEscaping
 
 /// Signs and verifies admin access tokens: compact JSON Web Tokens with HMAC-SHA256 (HS256).
 ///
@@ -30,11 +31,11 @@ public struct AccessTokenSigner: Sendable, CustomStringConvertible, CustomReflec
         // Written by hand rather than with JSONEncoder: the output is fixed and cannot fail,
         // so `sign` needs no error path.
         let payload =
-            "{\"sub\":\(JSONWebToken.jsonString(claims.subject)),"
+            "{\"sub\":\(JSONString.quoted(claims.subject)),"
             + "\"admin_id\":\(claims.adminID),"
             + "\"iat\":\(claims.issuedAt),"
             + "\"exp\":\(claims.expiresAt),"
-            + "\"jti\":\(JSONWebToken.jsonString(claims.tokenID))}"
+            + "\"jti\":\(JSONString.quoted(claims.tokenID))}"
         let signingInput = JSONWebToken.encodedHeader + "." + JSONWebToken.base64URLEncode(Array(payload.utf8))
         let signature = HMAC<SHA256>.authenticationCode(for: Array(signingInput.utf8), using: self.key)
         return signingInput + "." + JSONWebToken.base64URLEncode(Array(signature))

@@ -1,5 +1,5 @@
 /// The encoding pieces of compact JSON Web Tokens (RFC 7515/7519) that
-/// ``AccessTokenSigner`` needs: base64url without padding and JSON string escaping.
+/// ``AccessTokenSigner`` needs: base64url without padding (claims are quoted by `JSONString`).
 ///
 /// Decoding is strict on purpose: only the canonical encoding of a byte string is accepted
 /// (no `=` padding, no whitespace, unused trailing bits zero), so every token has exactly one
@@ -67,26 +67,5 @@ enum JSONWebToken {
         case UInt8(ascii: "_"): return 63
         default: return nil
         }
-    }
-
-    /// `value` as a JSON string literal, quotes included (RFC 8259: `"`, `\` and control
-    /// characters escaped, everything else as UTF-8).
-    static func jsonString(_ value: String) -> String {
-        var result = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default:
-                result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }

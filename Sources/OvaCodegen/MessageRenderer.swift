@@ -228,7 +228,7 @@ struct MessageRenderer {
 
             // ProtobufMessage.
             p.blankLine()
-            p.print("public static var protoMessageName: String { \(Naming.stringLiteral(message.fullName)) }")
+            p.print("public static var protoMessageName: String { \(Naming.swiftStringLiteral(message.fullName)) }")
             p.blankLine()
             p.print("public static var protobufCDescriptor: OvaProtobuf.ProtobufCDescriptorReference { Self._cDescriptor }")
             p.blankLine()
@@ -316,7 +316,7 @@ struct MessageRenderer {
                 p.block("switch self.rawValue") { p in
                     p.outdent()
                     for entry in caseNames where entry.isFirst {
-                        p.print("case \(entry.value.number): return \(Naming.stringLiteral(entry.value.name))")
+                        p.print("case \(entry.value.number): return \(Naming.swiftStringLiteral(entry.value.name))")
                     }
                     p.print("default: return nil")
                     p.indent()
@@ -328,7 +328,7 @@ struct MessageRenderer {
                 p.block("switch name") { p in
                     p.outdent()
                     for entry in caseNames {
-                        p.print("case \(Naming.stringLiteral(entry.value.name)): self = .\(Naming.escaped(entry.swiftName))")
+                        p.print("case \(Naming.swiftStringLiteral(entry.value.name)): self = .\(Naming.escaped(entry.swiftName))")
                     }
                     p.print("default: return nil")
                     p.indent()

@@ -129,8 +129,24 @@ public enum Naming {
         Self.swiftKeywords.contains(identifier) ? "`\(identifier)`" : identifier
     }
 
-    /// A Swift string literal for `text`.
-    public static func stringLiteral(_ text: String) -> String {
+    /// A Swift string literal for `text`: Swift source, not JSON (JSON text goes through
+    /// `JSONString` in OvaJSONEscaping); other controls are written `\u{7f}`.
+    public static func swiftStringLiteral(_ text: String) -> String {
+        Self.sourceStringLiteral(text) { "\\u{\(String($0, radix: 16))}" }
+    }
+
+    /// A Python string literal for `text`: other controls are written `\x7f` (Python has no
+    /// `\u{...}`).
+    public static func pythonStringLiteral(_ text: String) -> String {
+        Self.sourceStringLiteral(text) { value in
+            let hex = String(value, radix: 16)
+            return "\\x" + (hex.count < 2 ? "0" + hex : hex)
+        }
+    }
+
+    /// The double-quoted literal both languages share: `\\ \" \n \r \t`, every other control
+    /// (and DEL) in the language's `escape`, everything else as it is (both read UTF-8 source).
+    private static func sourceStringLiteral(_ text: String, escape: (UInt32) -> String) -> String {
         var result = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
@@ -139,12 +155,10 @@ public enum Naming {
             case "\n": result += "\\n"
             case "\r": result += "\\r"
             case "\t": result += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F:
+                result += escape(scalar.value)
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    result += "\\u{\(String(scalar.value, radix: 16))}"
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
+                result.unicodeScalars.append(scalar)
             }
         }
         return result + "\""

@@ -120,12 +120,12 @@ enum PythonRenderer {
                 lines += ["", "", "class \(className):"]
                 lines.append("    \"\"\"Calls `\(service.fullName)` over an `ova_client.\(channel)`.\"\"\"")
                 lines.append("")
-                lines.append("    service = \(Naming.stringLiteral(service.fullName))")
+                lines.append("    service = \(Naming.pythonStringLiteral(service.fullName))")
                 lines.append("")
                 lines.append("    def __init__(self, channel: \(channel)) -> None:")
                 lines.append("        self.channel = channel")
                 for m in methods {
-                    let path = Naming.stringLiteral("\(service.fullName)/\(m.proto.name)")
+                    let path = Naming.pythonStringLiteral("\(service.fullName)/\(m.proto.name)")
                     let options = "*, timeout: Optional[float] = None, metadata: Any = None"
                     let pass = "timeout=timeout, metadata=metadata"
                     let aw = isAsync ? "await " : ""

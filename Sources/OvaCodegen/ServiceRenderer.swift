@@ -48,11 +48,11 @@ struct ServiceRenderer {
                     p.print("/// `\(service.fullName)/\(method.name)`: \(Self.kindPhrase(method.kind)).")
                     p.print("public static let \(plan.swiftName) = OvaRPC.MethodDescriptor(")
                     p.indent()
-                    p.print("service: \(Naming.stringLiteral(service.fullName)),")
-                    p.print("name: \(Naming.stringLiteral(method.name)),")
+                    p.print("service: \(Naming.swiftStringLiteral(service.fullName)),")
+                    p.print("name: \(Naming.swiftStringLiteral(method.name)),")
                     p.print("kind: .\(method.kind.rawValue),")
-                    p.print("inputType: \(Naming.stringLiteral(method.inputType)),")
-                    p.print("outputType: \(Naming.stringLiteral(method.outputType))")
+                    p.print("inputType: \(Naming.swiftStringLiteral(method.inputType)),")
+                    p.print("outputType: \(Naming.swiftStringLiteral(method.outputType))")
                     p.outdent()
                     p.print(")")
                 }
@@ -60,8 +60,8 @@ struct ServiceRenderer {
             p.blankLine()
             p.print("public static let descriptor = OvaRPC.ServiceDescriptor(")
             p.indent()
-            p.print("name: \(Naming.stringLiteral(service.fullName)),")
-            p.print("file: \(Naming.stringLiteral(file.name)),")
+            p.print("name: \(Naming.swiftStringLiteral(service.fullName)),")
+            p.print("file: \(Naming.swiftStringLiteral(file.name)),")
             p.print("methods: [\(methods.map { "Method.\($0.swiftName)" }.joined(separator: ", "))]")
             p.outdent()
             p.print(")")
@@ -145,6 +145,15 @@ struct ServiceRenderer {
             p.block("public func \(name)(_ request: \(input), options: OvaRPC.CallOptions = .defaults) async throws -> \(output)") { p in
                 p.print("try await self.channel.unary(\(descriptor), request: request, responseType: \(output).self, options: options)")
             }
+            p.blankLine()
+            p.print("/// Calls `\(service.fullName)/\(plan.method.name)` (unary); `onResponse` also reads the response's initial metadata.")
+            p.print("public func \(name)<Result: Sendable>(")
+            p.print("    _ request: \(input),")
+            p.print("    options: OvaRPC.CallOptions = .defaults,")
+            p.print("    onResponse: (OvaRPC.RPCResponse<\(output)>) async throws -> Result")
+            p.block(") async throws -> Result") { p in
+                p.print("try await self.channel.unary(\(descriptor), request: request, responseType: \(output).self, options: options, onResponse: onResponse)")
+            }
         case .serverStreaming:
             p.print("public func \(name)<Result: Sendable>(")
             p.print("    _ request: \(input),")
@@ -159,6 +168,15 @@ struct ServiceRenderer {
             p.print("    _ body: (OvaRPC.RPCRequestWriter<\(input)>) async throws -> Void")
             p.block(") async throws -> \(output)") { p in
                 p.print("try await self.channel.clientStreaming(\(descriptor), requestType: \(input).self, responseType: \(output).self, options: options, body: body)")
+            }
+            p.blankLine()
+            p.print("/// Calls `\(service.fullName)/\(plan.method.name)` (client streaming); `onResponse` also reads the response's initial metadata.")
+            p.print("public func \(name)<Result: Sendable>(")
+            p.print("    options: OvaRPC.CallOptions = .defaults,")
+            p.print("    _ body: (OvaRPC.RPCRequestWriter<\(input)>) async throws -> Void,")
+            p.print("    onResponse: (OvaRPC.RPCResponse<\(output)>) async throws -> Result")
+            p.block(") async throws -> Result") { p in
+                p.print("try await self.channel.clientStreaming(\(descriptor), requestType: \(input).self, responseType: \(output).self, options: options, body: body, onResponse: onResponse)")
             }
         case .bidiStreaming:
             p.print("public func \(name)<Result: Sendable>(")

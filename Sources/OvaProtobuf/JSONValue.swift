@@ -1,3 +1,5 @@
+import OvaJSONEscaping
+
 /// A parsed JSON document. Numbers keep their source text so 64-bit integers parse exactly.
 enum JSONValue {
     case null
@@ -301,7 +303,7 @@ struct JSONWriter {
     /// Starts an object member; its value follows.
     mutating func key(_ name: String) {
         self.separate()
-        Self.appendQuoted(name, to: &self.output)
+        JSONString.appendQuoted(name, to: &self.output)
         self.output += self.pretty ? ": " : ":"
         self.afterKey = true
     }
@@ -314,30 +316,7 @@ struct JSONWriter {
 
     mutating func string(_ text: String) {
         self.beginValue()
-        Self.appendQuoted(text, to: &self.output)
-    }
-
-    static func appendQuoted(_ text: String, to output: inout String) {
-        output += "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": output += "\\\""
-            case "\\": output += "\\\\"
-            case "\n": output += "\\n"
-            case "\r": output += "\\r"
-            case "\t": output += "\\t"
-            case "\u{08}": output += "\\b"
-            case "\u{0C}": output += "\\f"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    output += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    output.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        output += "\""
+        JSONString.appendQuoted(text, to: &self.output)
     }
 }
 

@@ -1,4 +1,5 @@
 import CProtobufC
+import OvaJSONEscaping
 
 /// Finds `string` fields that protobuf-c would change silently when unpacking: it stores strings
 /// as C strings (an embedded NUL cuts the text there) and does not validate UTF-8 (the Swift
@@ -290,8 +291,6 @@ public enum ProtobufStringCheck {
         if key.unicodeScalars.count > 64 {
             key = String(String.UnicodeScalarView(key.unicodeScalars.prefix(64))) + "…"
         }
-        var quoted = ""
-        JSONWriter.appendQuoted(key, to: &quoted)
-        return quoted
+        return JSONString.quoted(key)
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import OvaProto
 import OvaRPC
 import OvaStore
+import OvaTestSupport
 import Testing
 
 @Suite("Concurrency, durability and the full audit trail")
@@ -55,28 +56,29 @@ struct DurabilityTests {
     @Test("a restart keeps every row, the signing key and the sessions")
     func restart() async throws {
         let first = try await AccountsServer.start()
-        var token = ""
-        do {
+        let token = try await withAsyncCleanup {
             let channel = try first.makeChannel()
-            let root = try await rootOptions(channel)
-            token = root.metadata.firstString(forKey: "authorization") ?? ""
-            var register = RegisterUserRequest()
-            register.email = "persisted@example.com"
-            register.name = "Persisted"
-            _ = try await UsersClient(channel: channel).registerUser(register)
-            var send = SendMessageRequest()
-            send.name = "Persisted"
-            send.email = "persisted@example.com"
-            send.subject = "Still here?"
-            send.message = "This must survive a restart."
-            _ = try await MessagesClient(channel: channel).sendMessage(send)
-            await channel.close()
+            return try await withAsyncCleanup {
+                let root = try await rootOptions(channel)
+                var register = RegisterUserRequest()
+                register.email = "persisted@example.com"
+                register.name = "Persisted"
+                _ = try await UsersClient(channel: channel).registerUser(register)
+                var send = SendMessageRequest()
+                send.name = "Persisted"
+                send.email = "persisted@example.com"
+                send.subject = "Still here?"
+                send.message = "This must survive a restart."
+                _ = try await MessagesClient(channel: channel).sendMessage(send)
+                return root.metadata.firstString(forKey: "authorization") ?? ""
+            } cleanup: {
+                await channel.close()
+            }
+        } cleanup: {
+            await first.stop(keepData: true)
         }
-        await first.stop(keepData: true)
 
-        let second = try await AccountsServer.start(existing: first.directory)
-        let channel = try second.makeChannel()
-        do {
+        try await AccountsServer.start(existing: first.directory).run { _, channel in
             var options = CallOptions()
             options.metadata.addString(token, forKey: "authorization")
             // The token issued before the restart is still valid: same key, same session row.
@@ -85,13 +87,7 @@ struct DurabilityTests {
             #expect(try await MessagesClient(channel: channel).listMessages(ListMessagesRequest(), options: options).messages.map(\.subject) == ["Still here?"])
             let actions = try await AuditClient(channel: channel).listAuditEvents(ListAuditEventsRequest(), options: options).events.map(\.action)
             #expect(actions.contains("ova.v1.Users/RegisterUser"))
-        } catch {
-            await channel.close()
-            await second.stop()
-            throw error
         }
-        await channel.close()
-        await second.stop()
     }
 
     @Test("WatchMessages receives a message that another client sends", .timeLimit(.minutes(1)))
@@ -99,23 +95,26 @@ struct DurabilityTests {
         try await withAccountsServer { server, channel in
             let root = try await rootOptions(channel)
             let visitor = try server.makeChannel()
-            defer { Task { await visitor.close() } }
-            let received = try await MessagesClient(channel: channel).watchMessages(WatchMessagesRequest(), options: root) { stream in
-                // Send only once the server has registered the watcher.
-                await server.running.accounts.broadcaster.waitForWatchers(atLeast: 1)
-                var send = SendMessageRequest()
-                send.name = "Visitor"
-                send.email = "visitor@example.com"
-                send.subject = "From elsewhere"
-                send.message = "Sent over a different connection."
-                let sent = try await MessagesClient(channel: visitor).sendMessage(send)
-                for try await message in stream {
-                    return (sent.id, message)
+            try await withAsyncCleanup {
+                let received = try await MessagesClient(channel: channel).watchMessages(WatchMessagesRequest(), options: root) { stream in
+                    // Send only once the server has registered the watcher.
+                    await server.running.accounts.broadcaster.waitForWatchers(atLeast: 1)
+                    var send = SendMessageRequest()
+                    send.name = "Visitor"
+                    send.email = "visitor@example.com"
+                    send.subject = "From elsewhere"
+                    send.message = "Sent over a different connection."
+                    let sent = try await MessagesClient(channel: visitor).sendMessage(send)
+                    for try await message in stream {
+                        return (sent.id, message)
+                    }
+                    return (sent.id, ContactMessage())
                 }
-                return (sent.id, ContactMessage())
+                #expect(received.1.id == received.0)
+                #expect(received.1.subject == "From elsewhere")
+            } cleanup: {
+                await visitor.close()
             }
-            #expect(received.1.id == received.0)
-            #expect(received.1.subject == "From elsewhere")
         }
     }
 

@@ -58,7 +58,14 @@ import Testing
     }
 
     @Test func stringLiterals() {
-        #expect(Naming.stringLiteral("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"")
+        #expect(Naming.swiftStringLiteral("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"")
+        #expect(Naming.pythonStringLiteral("a\"b\\c\n") == "\"a\\\"b\\\\c\\n\"")
+    }
+
+    /// Swift and Python spell other controls differently: Swift has no `\x01`, Python no `\u{1}`.
+    @Test func controlCharactersInEachLanguage() {
+        #expect(Naming.swiftStringLiteral("\u{01}\u{7F}é") == #""\u{1}\u{7f}é""#)
+        #expect(Naming.pythonStringLiteral("\u{01}\u{7F}é") == #""\x01\x7fé""#)
     }
 
     @Test func outputNames() {

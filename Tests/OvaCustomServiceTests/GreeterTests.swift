@@ -1,8 +1,6 @@
-import Foundation
 import GreeterProto
-import Logging
 import OvaRPC
-import OvaServer
+import OvaTestServer
 import Testing
 
 /// A team's own service: implemented against the protocol protoc-gen-ova generated from
@@ -31,21 +29,9 @@ struct Greeter: GreeterHandler {
 struct GreeterTests {
     @Test("served over TLS by RPCServer and called through the generated client: unary, streaming, errors")
     func greeter() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-greeter-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let configuration = try ServerConfiguration.load(environment: ["OVA_DATA_DIR": directory.path, "OVA_LISTEN": "127.0.0.1:0"])
-        let tls = try TLSMaterial.resolve(configuration: configuration, logger: Logger(label: "greeter"))
         var router = RPCRouter()
         router.register(Greeter())
-        let server = RPCServer(
-            configuration: .init(host: "127.0.0.1", port: 0, tls: try tls.makeServerTLSConfiguration()), router: router
-        )
-        let address = try await server.start()
-        let channel = try RPCChannel(configuration: .init(
-            host: "127.0.0.1", port: address.port ?? 0,
-            tls: ClientTLSConfiguration(trust: .certificateFile(tls.certificatePath), serverHostname: "localhost")
-        ))
-        do {
+        try await RouterTestServer.start(router: router).run { _, channel in
             let client = GreeterClient(channel: channel)
             var request = HelloRequest()
             request.name = "Ana"
@@ -69,12 +55,6 @@ struct GreeterTests {
             }
             #expect(GreeterService.descriptor.name == "greeter.v1.Greeter")
             #expect(GreeterService.descriptor.methods.map(\.kind) == [.unary, .serverStreaming])
-        } catch {
-            await channel.close()
-            await server.shutdownGracefully()
-            throw error
         }
-        await channel.close()
-        await server.shutdownGracefully()
     }
 }

@@ -3,6 +3,7 @@ import OvaFakeUpstream
 import OvaProto
 import OvaRPC
 import OvaTestServer
+import OvaTestSupport
 
 /// A real ova-server whose remote providers point at a loopback fake (Hugging Face and an
 /// OpenAI-compatible chat API), logged in as the superadmin.
@@ -20,16 +21,14 @@ func withMultimodalServer(
         settings["HF_MODELO_LLM"] = "test/chat-model"
     }
     settings.merge(environment) { $1 }
-    do {
+    try await withAsyncCleanup {
         try await withAccountsServer(settings) { server, channel in
             let root = try await rootOptions(channel)
             try await body(server, channel, root, upstream)
         }
-    } catch {
+    } cleanup: {
         await upstream.stop()
-        throw error
     }
-    await upstream.stop()
 }
 
 enum SSE {

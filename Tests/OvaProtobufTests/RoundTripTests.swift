@@ -7,6 +7,7 @@ import Darwin
 import NIOCore
 import OvaProto
 import OvaProtobuf
+import OvaTestSupport
 import Testing
 
 /// Messages survive Swift → protobuf-c pack → protobuf-c unpack → Swift with every field kind.
@@ -215,18 +216,6 @@ import Testing
 
 /// Decoding hostile input throws ``ProtobufError`` and never crashes.
 @Suite struct GarbageTests {
-    /// SplitMix64: deterministic, so failures reproduce.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func truncatedAndInvalidInputThrows() {
         #expect(throws: ProtobufError.self) { try EchoRequest(serializedBytes: [0x0A, 0x05, 0x61]) }  // length past the end
         #expect(throws: ProtobufError.self) { try EchoRequest(serializedBytes: [0x18, 0xFF]) }  // truncated varint
@@ -244,7 +233,7 @@ import Testing
     }
 
     @Test func randomBytesNeverCrash() {
-        var generator = SeededGenerator(state: 0x0DA_5EED)
+        var generator = SplitMix64(seed: 0x0DA_5EED)
         var failures = 0
         var successes = 0
         for _ in 0..<3000 {
@@ -259,7 +248,7 @@ import Testing
     }
 
     @Test func mutatedValidMessagesNeverCrash() throws {
-        var generator = SeededGenerator(state: 42)
+        var generator = SplitMix64(seed: 42)
         let valid = VoiceEvent(turn: 3, event: .completed(TurnCompleted(turn: 3, transcript: "hola", answer: "¿qué?", finishReason: .stop))).serializedBytes()
         for _ in 0..<2000 {
             var bytes = valid

@@ -34,37 +34,37 @@ struct FlowControlTests {
         var limits = ConnectionLimits()
         limits.settings.initialStreamWindow = 64 * 1024
         limits.settings.initialConnectionWindow = 128 * 1024
-        let server = try await TestServer.start(limits: limits)
-        let channel = try server.makeChannel(limits: limits)
-        var request = EchoRequest()
-        request.payload = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
-        let response = try await EchoClient(channel: channel).unary(request, options: CallOptions(timeout: .seconds(30)))
-        #expect(response.payload == request.payload)
-        // And many of them on a bidi stream, each echoed back through the same small windows.
-        // The responses are read while the requests are written: flow control holds at most a
-        // window of an unread stream (§9), so a client that wrote all five before reading would
-        // wait for the server, and the server for it.
-        let sent = request
-        let count = try await EchoClient(channel: channel).bidi(options: CallOptions(timeout: .seconds(30))) { writer, responses in
-            try await withThrowingTaskGroup(of: Int.self) { group in
-                group.addTask {
-                    for _ in 0..<5 { try await writer.write(sent) }
-                    writer.finish()
-                    return 0
-                }
-                group.addTask {
-                    var count = 0
-                    for try await response in responses {
-                        #expect(response.payload.count == sent.payload.count)
-                        count += 1
+        try await withTestServer(limits: limits) { server in
+            let channel = try server.makeChannel(limits: limits)
+            var request = EchoRequest()
+            request.payload = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+            let response = try await EchoClient(channel: channel).unary(request, options: CallOptions(timeout: .seconds(30)))
+            #expect(response.payload == request.payload)
+            // And many of them on a bidi stream, each echoed back through the same small windows.
+            // The responses are read while the requests are written: flow control holds at most a
+            // window of an unread stream (§9), so a client that wrote all five before reading would
+            // wait for the server, and the server for it.
+            let sent = request
+            let count = try await EchoClient(channel: channel).bidi(options: CallOptions(timeout: .seconds(30))) { writer, responses in
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    group.addTask {
+                        for _ in 0..<5 { try await writer.write(sent) }
+                        writer.finish()
+                        return 0
                     }
-                    return count
+                    group.addTask {
+                        var count = 0
+                        for try await response in responses {
+                            #expect(response.payload.count == sent.payload.count)
+                            count += 1
+                        }
+                        return count
+                    }
+                    return try await group.reduce(0, +)
                 }
-                return try await group.reduce(0, +)
             }
+            #expect(count == 5)
+            await channel.close()
         }
-        #expect(count == 5)
-        await channel.close()
-        await server.stop()
     }
 }

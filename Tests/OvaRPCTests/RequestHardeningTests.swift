@@ -1,6 +1,7 @@
 import Logging
 import OvaProto
 import OvaServices
+import OvaTestServer
 import Synchronization
 import Testing
 
@@ -123,31 +124,29 @@ import Testing
         let records = CapturedRecords()
         var logger = Logger(label: "ova.test") { _ in CapturingLogHandler(records: records) }
         logger.logLevel = .info
-        let server = try await TestServer.start(logger: logger)
-        let channel = try server.makeChannel()
-        defer { Task { await channel.close(); await server.stop() } }
-
-        let expectations: [(StatusCode, Logger.Level?)] = [(.internalError, .error), (.unavailable, .warning), (.unknown, .error), (.notFound, nil)]
-        for (code, level) in expectations {
-            var request = EchoRequest()
-            request.text = "probe \(code.name)"
-            request.responseCount = UInt32(code.rawValue)
-            let error = await #expect(throws: RPCError.self) {
-                _ = try await channel.unary(ProbeRecorder.fail, request: request, responseType: EchoResponse.self)
-            }
-            #expect(error?.code == code)
-            // The cause never reaches the client.
-            #expect(error?.message == "probe \(code.name)")
-            #expect(error?.cause == nil)
-            let requestID = try #require(error?.metadata.firstString(forKey: "ova-request-id"))
-            let lines = records.all.filter { $0.message == "call failed" && $0.metadata["request_id"] == requestID }
-            if let level {
-                #expect(lines.count == 1)
-                #expect(lines.first?.level == level)
-                #expect(lines.first?.metadata["cause"]?.contains("disk I/O error in probe.sqlite3") == true)
-                #expect(lines.first?.metadata["status"] == code.name)
-            } else {
-                #expect(lines.isEmpty)
+        try await TestServer.start(logger: logger).run { _, channel in
+            let expectations: [(StatusCode, Logger.Level?)] = [(.internalError, .error), (.unavailable, .warning), (.unknown, .error), (.notFound, nil)]
+            for (code, level) in expectations {
+                var request = EchoRequest()
+                request.text = "probe \(code.name)"
+                request.responseCount = UInt32(code.rawValue)
+                let error = await #expect(throws: RPCError.self) {
+                    _ = try await channel.unary(ProbeRecorder.fail, request: request, responseType: EchoResponse.self)
+                }
+                #expect(error?.code == code)
+                // The cause never reaches the client.
+                #expect(error?.message == "probe \(code.name)")
+                #expect(error?.cause == nil)
+                let requestID = try #require(error?.metadata.firstString(forKey: "ova-request-id"))
+                let lines = records.all.filter { $0.message == "call failed" && $0.metadata["request_id"] == requestID }
+                if let level {
+                    #expect(lines.count == 1)
+                    #expect(lines.first?.level == level)
+                    #expect(lines.first?.metadata["cause"]?.contains("disk I/O error in probe.sqlite3") == true)
+                    #expect(lines.first?.metadata["status"] == code.name)
+                } else {
+                    #expect(lines.isEmpty)
+                }
             }
         }
     }

@@ -6,18 +6,20 @@ import NIOSSL
 import OvaProto
 import OvaServer
 import OvaServices
+import OvaTestServer
+import OvaTestSupport
 import Synchronization
 import Testing
 
 @testable import OvaRPC
 
 /// A real OVA server on 127.0.0.1 with a fresh development certificate, for one test.
-struct TestServer {
-    let server: RPCServer
-    let port: Int
-    let certificatePath: String
-    let directory: URL
+struct TestServer: RunningTestServer {
+    let base: RouterTestServer
     let probes: ProbeRecorder
+
+    var server: RPCServer { self.base.server }
+    var port: Int { self.base.port }
 
     /// Starts a server with Echo, Health, Reflection and the test Probe methods.
     static func start(
@@ -25,66 +27,62 @@ struct TestServer {
         grace: TimeAmount = .seconds(5),
         logger: Logger = Logger(label: "ova.test")
     ) async throws -> TestServer {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-test-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let configuration = try ServerConfiguration.load(environment: [
-            "OVA_LISTEN": "127.0.0.1:0",
-            "OVA_DATA_DIR": directory.path,
-        ])
-        let tls = try TLSMaterial.resolve(configuration: configuration, logger: logger)
-        var rpcConfiguration = RPCServer.Configuration(host: "127.0.0.1", port: 0, tls: try tls.makeServerTLSConfiguration())
-        rpcConfiguration.limits = limits
-        rpcConfiguration.shutdownGracePeriod = grace
         let probes = ProbeRecorder()
         var router = ServiceRegistry().router
         probes.register(in: &router)
-        let server = RPCServer(configuration: rpcConfiguration, router: router, logger: logger)
-        let address = try await server.start()
-        return TestServer(server: server, port: address.port ?? 0, certificatePath: tls.certificatePath, directory: directory, probes: probes)
+        let base = try await RouterTestServer.start(router: router, limits: limits, grace: grace, logger: logger)
+        return TestServer(base: base, probes: probes)
     }
 
-    func makeChannel(limits: ConnectionLimits = ConnectionLimits()) throws -> RPCChannel {
-        var configuration = RPCChannel.Configuration(
-            host: "127.0.0.1",
-            port: self.port,
-            tls: ClientTLSConfiguration(trust: .certificateFile(self.certificatePath), serverHostname: "localhost")
-        )
-        configuration.limits = limits
-        return try RPCChannel(configuration: configuration)
+    func makeChannel() throws -> RPCChannel {
+        try self.base.makeChannel()
+    }
+
+    func makeChannel(limits: ConnectionLimits) throws -> RPCChannel {
+        try self.base.makeChannel(limits: limits)
     }
 
     /// After an abuse (or a failed neighbour) the server must still answer a normal client.
     func assertStillServing() async throws {
         let channel = try self.makeChannel()
-        var request = EchoRequest()
-        request.text = "alive"
-        let observed = try await EchoClient(channel: channel).unary(request).text
-        #expect(observed == "alive")
-        await channel.close()
+        try await withAsyncCleanup {
+            var request = EchoRequest()
+            request.text = "alive"
+            let observed = try await EchoClient(channel: channel).unary(request).text
+            #expect(observed == "alive")
+        } cleanup: {
+            await channel.close()
+        }
     }
 
     func stop() async {
-        await self.server.shutdownGracefully()
-        try? FileManager.default.removeItem(at: self.directory)
+        await self.base.stop()
     }
 }
 
 /// Runs `body` against a fresh server and always stops it.
-func withServer(
+@discardableResult
+func withServer<Result>(
     limits: ConnectionLimits = ConnectionLimits(),
-    _ body: (TestServer, RPCChannel) async throws -> Void
-) async throws {
-    let server = try await TestServer.start(limits: limits)
-    let channel = try server.makeChannel()
-    do {
-        try await body(server, channel)
-    } catch {
-        await channel.close()
+    _ body: (TestServer, RPCChannel) async throws -> Result
+) async throws -> Result {
+    try await TestServer.start(limits: limits).run(body)
+}
+
+/// Runs `body` against a fresh server that `withServer` would start, and awaits its stop, also
+/// when `body` throws: for tests that make their own channels or connections.
+@discardableResult
+func withTestServer<Result>(
+    limits: ConnectionLimits = ConnectionLimits(),
+    logger: Logger = Logger(label: "ova.test"),
+    _ body: (TestServer) async throws -> Result
+) async throws -> Result {
+    let server = try await TestServer.start(limits: limits, logger: logger)
+    return try await withAsyncCleanup {
+        try await body(server)
+    } cleanup: {
         await server.stop()
-        throw error
     }
-    await channel.close()
-    await server.stop()
 }
 
 /// Test-only methods that report what the server side saw.

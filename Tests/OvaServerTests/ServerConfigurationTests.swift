@@ -269,7 +269,7 @@ struct ServerConfigurationTests {
     @Test func controlCharactersAreEscapedInMessages() {
         let error = loadError(["OVA_DATA_DIR": "a\u{0}b"])
         #expect(error?.variable == "OVA_DATA_DIR")
-        #expect(error?.description == #"OVA_DATA_DIR="a\u{0}b": path must not contain NUL"#)
+        #expect(error?.description == #"OVA_DATA_DIR="a\u0000b": path must not contain NUL"#)
         let newline = loadError(["OVA_LOG_FORMAT": "js\non"])
         #expect(newline?.description == #"OVA_LOG_FORMAT="js\non": expected text or json"#)
     }

@@ -1,13 +1,14 @@
 import NIOCore
+import OvaTestSupport
 import OvaWire
 import Testing
 
 /// Random but valid frames, as a client or a server would send them.
 struct FrameGenerator {
-    var rng: SeededGenerator
+    var rng: SplitMix64
 
     init(seed: UInt64) {
-        self.rng = SeededGenerator(seed: seed)
+        self.rng = SplitMix64(seed: seed)
     }
 
     mutating func int(_ range: ClosedRange<Int>) -> Int {

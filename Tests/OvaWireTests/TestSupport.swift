@@ -1,22 +1,6 @@
 import NIOCore
+import OvaTestSupport
 import OvaWire
-
-/// A small deterministic generator (SplitMix64), so random tests are reproducible.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        self.state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// How bytes are handed to the decoder.
 enum Feeding: CustomStringConvertible, Sendable {
@@ -34,7 +18,7 @@ enum Feeding: CustomStringConvertible, Sendable {
         case .byteByByte:
             return Array(repeating: 1, count: total)
         case .randomSplits(let seed):
-            var rng = SeededGenerator(seed: seed)
+            var rng = SplitMix64(seed: seed)
             var sizes: [Int] = []
             var remaining = total
             while remaining > 0 {

@@ -169,6 +169,15 @@ public struct GreeterClient: Sendable {
         try await self.channel.unary(GreeterService.Method.sayHello, request: request, responseType: HelloReply.self, options: options)
     }
 
+    /// Calls `greeter.v1.Greeter/SayHello` (unary); `onResponse` also reads the response's initial metadata.
+    public func sayHello<Result: Sendable>(
+        _ request: HelloRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<HelloReply>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(GreeterService.Method.sayHello, request: request, responseType: HelloReply.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `greeter.v1.Greeter/SayHelloRepeatedly` (server streaming).
     public func sayHelloRepeatedly<Result: Sendable>(
         _ request: HelloRequest,

@@ -549,9 +549,27 @@ public struct AdminsClient: Sendable {
         try await self.channel.unary(AdminsService.Method.createAdmin, request: request, responseType: Admin.self, options: options)
     }
 
+    /// Calls `ova.v1.Admins/CreateAdmin` (unary); `onResponse` also reads the response's initial metadata.
+    public func createAdmin<Result: Sendable>(
+        _ request: CreateAdminRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Admin>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AdminsService.Method.createAdmin, request: request, responseType: Admin.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Admins/GetAdmin` (unary).
     public func getAdmin(_ request: GetAdminRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Admin {
         try await self.channel.unary(AdminsService.Method.getAdmin, request: request, responseType: Admin.self, options: options)
+    }
+
+    /// Calls `ova.v1.Admins/GetAdmin` (unary); `onResponse` also reads the response's initial metadata.
+    public func getAdmin<Result: Sendable>(
+        _ request: GetAdminRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Admin>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AdminsService.Method.getAdmin, request: request, responseType: Admin.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Admins/ListAdmins` (unary).
@@ -559,9 +577,27 @@ public struct AdminsClient: Sendable {
         try await self.channel.unary(AdminsService.Method.listAdmins, request: request, responseType: ListAdminsResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Admins/ListAdmins` (unary); `onResponse` also reads the response's initial metadata.
+    public func listAdmins<Result: Sendable>(
+        _ request: ListAdminsRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ListAdminsResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AdminsService.Method.listAdmins, request: request, responseType: ListAdminsResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Admins/UpdateAdmin` (unary).
     public func updateAdmin(_ request: UpdateAdminRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Admin {
         try await self.channel.unary(AdminsService.Method.updateAdmin, request: request, responseType: Admin.self, options: options)
+    }
+
+    /// Calls `ova.v1.Admins/UpdateAdmin` (unary); `onResponse` also reads the response's initial metadata.
+    public func updateAdmin<Result: Sendable>(
+        _ request: UpdateAdminRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Admin>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AdminsService.Method.updateAdmin, request: request, responseType: Admin.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Admins/SetAdminActive` (unary).
@@ -569,8 +605,26 @@ public struct AdminsClient: Sendable {
         try await self.channel.unary(AdminsService.Method.setAdminActive, request: request, responseType: Admin.self, options: options)
     }
 
+    /// Calls `ova.v1.Admins/SetAdminActive` (unary); `onResponse` also reads the response's initial metadata.
+    public func setAdminActive<Result: Sendable>(
+        _ request: SetAdminActiveRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Admin>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AdminsService.Method.setAdminActive, request: request, responseType: Admin.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Admins/DeleteAdmin` (unary).
     public func deleteAdmin(_ request: DeleteAdminRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Empty {
         try await self.channel.unary(AdminsService.Method.deleteAdmin, request: request, responseType: Empty.self, options: options)
+    }
+
+    /// Calls `ova.v1.Admins/DeleteAdmin` (unary); `onResponse` also reads the response's initial metadata.
+    public func deleteAdmin<Result: Sendable>(
+        _ request: DeleteAdminRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Empty>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AdminsService.Method.deleteAdmin, request: request, responseType: Empty.self, options: options, onResponse: onResponse)
     }
 }

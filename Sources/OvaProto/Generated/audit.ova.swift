@@ -263,4 +263,13 @@ public struct AuditClient: Sendable {
     public func listAuditEvents(_ request: ListAuditEventsRequest, options: OvaRPC.CallOptions = .defaults) async throws -> ListAuditEventsResponse {
         try await self.channel.unary(AuditService.Method.listAuditEvents, request: request, responseType: ListAuditEventsResponse.self, options: options)
     }
+
+    /// Calls `ova.v1.Audit/ListAuditEvents` (unary); `onResponse` also reads the response's initial metadata.
+    public func listAuditEvents<Result: Sendable>(
+        _ request: ListAuditEventsRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ListAuditEventsResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuditService.Method.listAuditEvents, request: request, responseType: ListAuditEventsResponse.self, options: options, onResponse: onResponse)
+    }
 }

@@ -792,9 +792,27 @@ public struct AuthClient: Sendable {
         try await self.channel.unary(AuthService.Method.login, request: request, responseType: LoginResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Auth/Login` (unary); `onResponse` also reads the response's initial metadata.
+    public func login<Result: Sendable>(
+        _ request: LoginRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<LoginResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuthService.Method.login, request: request, responseType: LoginResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Auth/Logout` (unary).
     public func logout(_ request: LogoutRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Empty {
         try await self.channel.unary(AuthService.Method.logout, request: request, responseType: Empty.self, options: options)
+    }
+
+    /// Calls `ova.v1.Auth/Logout` (unary); `onResponse` also reads the response's initial metadata.
+    public func logout<Result: Sendable>(
+        _ request: LogoutRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Empty>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuthService.Method.logout, request: request, responseType: Empty.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Auth/Refresh` (unary).
@@ -802,9 +820,27 @@ public struct AuthClient: Sendable {
         try await self.channel.unary(AuthService.Method.refresh, request: request, responseType: LoginResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Auth/Refresh` (unary); `onResponse` also reads the response's initial metadata.
+    public func refresh<Result: Sendable>(
+        _ request: RefreshRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<LoginResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuthService.Method.refresh, request: request, responseType: LoginResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Auth/WhoAmI` (unary).
     public func whoAmI(_ request: WhoAmIRequest, options: OvaRPC.CallOptions = .defaults) async throws -> WhoAmIResponse {
         try await self.channel.unary(AuthService.Method.whoAmI, request: request, responseType: WhoAmIResponse.self, options: options)
+    }
+
+    /// Calls `ova.v1.Auth/WhoAmI` (unary); `onResponse` also reads the response's initial metadata.
+    public func whoAmI<Result: Sendable>(
+        _ request: WhoAmIRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<WhoAmIResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuthService.Method.whoAmI, request: request, responseType: WhoAmIResponse.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Auth/ListSessions` (unary).
@@ -812,9 +848,27 @@ public struct AuthClient: Sendable {
         try await self.channel.unary(AuthService.Method.listSessions, request: request, responseType: ListSessionsResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Auth/ListSessions` (unary); `onResponse` also reads the response's initial metadata.
+    public func listSessions<Result: Sendable>(
+        _ request: ListSessionsRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ListSessionsResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuthService.Method.listSessions, request: request, responseType: ListSessionsResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Auth/RevokeSession` (unary).
     public func revokeSession(_ request: RevokeSessionRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Empty {
         try await self.channel.unary(AuthService.Method.revokeSession, request: request, responseType: Empty.self, options: options)
+    }
+
+    /// Calls `ova.v1.Auth/RevokeSession` (unary); `onResponse` also reads the response's initial metadata.
+    public func revokeSession<Result: Sendable>(
+        _ request: RevokeSessionRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Empty>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuthService.Method.revokeSession, request: request, responseType: Empty.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Auth/RevokeAllSessions` (unary).
@@ -822,8 +876,26 @@ public struct AuthClient: Sendable {
         try await self.channel.unary(AuthService.Method.revokeAllSessions, request: request, responseType: RevokeAllSessionsResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Auth/RevokeAllSessions` (unary); `onResponse` also reads the response's initial metadata.
+    public func revokeAllSessions<Result: Sendable>(
+        _ request: RevokeAllSessionsRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<RevokeAllSessionsResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuthService.Method.revokeAllSessions, request: request, responseType: RevokeAllSessionsResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Auth/ChangePassword` (unary).
     public func changePassword(_ request: ChangePasswordRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Empty {
         try await self.channel.unary(AuthService.Method.changePassword, request: request, responseType: Empty.self, options: options)
+    }
+
+    /// Calls `ova.v1.Auth/ChangePassword` (unary); `onResponse` also reads the response's initial metadata.
+    public func changePassword<Result: Sendable>(
+        _ request: ChangePasswordRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Empty>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(AuthService.Method.changePassword, request: request, responseType: Empty.self, options: options, onResponse: onResponse)
     }
 }

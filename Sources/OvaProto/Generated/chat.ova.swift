@@ -685,4 +685,13 @@ public struct ChatClient: Sendable {
     public func clearConversation(_ request: ClearConversationRequest, options: OvaRPC.CallOptions = .defaults) async throws -> ClearConversationResponse {
         try await self.channel.unary(ChatService.Method.clearConversation, request: request, responseType: ClearConversationResponse.self, options: options)
     }
+
+    /// Calls `ova.v1.Chat/ClearConversation` (unary); `onResponse` also reads the response's initial metadata.
+    public func clearConversation<Result: Sendable>(
+        _ request: ClearConversationRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ClearConversationResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(ChatService.Method.clearConversation, request: request, responseType: ClearConversationResponse.self, options: options, onResponse: onResponse)
+    }
 }

@@ -389,13 +389,40 @@ public struct ContactsClient: Sendable {
         try await self.channel.unary(ContactsService.Method.listContacts, request: request, responseType: ListContactsResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Contacts/ListContacts` (unary); `onResponse` also reads the response's initial metadata.
+    public func listContacts<Result: Sendable>(
+        _ request: ListContactsRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ListContactsResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(ContactsService.Method.listContacts, request: request, responseType: ListContactsResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Contacts/GetContact` (unary).
     public func getContact(_ request: GetContactRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Contact {
         try await self.channel.unary(ContactsService.Method.getContact, request: request, responseType: Contact.self, options: options)
     }
 
+    /// Calls `ova.v1.Contacts/GetContact` (unary); `onResponse` also reads the response's initial metadata.
+    public func getContact<Result: Sendable>(
+        _ request: GetContactRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Contact>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(ContactsService.Method.getContact, request: request, responseType: Contact.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Contacts/DeleteContact` (unary).
     public func deleteContact(_ request: DeleteContactRequest, options: OvaRPC.CallOptions = .defaults) async throws -> DeleteContactResponse {
         try await self.channel.unary(ContactsService.Method.deleteContact, request: request, responseType: DeleteContactResponse.self, options: options)
+    }
+
+    /// Calls `ova.v1.Contacts/DeleteContact` (unary); `onResponse` also reads the response's initial metadata.
+    public func deleteContact<Result: Sendable>(
+        _ request: DeleteContactRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<DeleteContactResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(ContactsService.Method.deleteContact, request: request, responseType: DeleteContactResponse.self, options: options, onResponse: onResponse)
     }
 }

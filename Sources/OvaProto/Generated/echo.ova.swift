@@ -356,6 +356,15 @@ public struct EchoClient: Sendable {
         try await self.channel.unary(EchoService.Method.unary, request: request, responseType: EchoResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Echo/Unary` (unary); `onResponse` also reads the response's initial metadata.
+    public func unary<Result: Sendable>(
+        _ request: EchoRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<EchoResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(EchoService.Method.unary, request: request, responseType: EchoResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Echo/ServerStream` (server streaming).
     public func serverStream<Result: Sendable>(
         _ request: EchoRequest,
@@ -371,6 +380,15 @@ public struct EchoClient: Sendable {
         _ body: (OvaRPC.RPCRequestWriter<EchoRequest>) async throws -> Void
     ) async throws -> EchoSummary {
         try await self.channel.clientStreaming(EchoService.Method.clientStream, requestType: EchoRequest.self, responseType: EchoSummary.self, options: options, body: body)
+    }
+
+    /// Calls `ova.v1.Echo/ClientStream` (client streaming); `onResponse` also reads the response's initial metadata.
+    public func clientStream<Result: Sendable>(
+        options: OvaRPC.CallOptions = .defaults,
+        _ body: (OvaRPC.RPCRequestWriter<EchoRequest>) async throws -> Void,
+        onResponse: (OvaRPC.RPCResponse<EchoSummary>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.clientStreaming(EchoService.Method.clientStream, requestType: EchoRequest.self, responseType: EchoSummary.self, options: options, body: body, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Echo/Bidi` (bidirectional streaming).

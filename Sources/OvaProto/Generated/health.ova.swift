@@ -204,6 +204,15 @@ public struct HealthClient: Sendable {
         try await self.channel.unary(HealthService.Method.check, request: request, responseType: HealthCheckResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Health/Check` (unary); `onResponse` also reads the response's initial metadata.
+    public func check<Result: Sendable>(
+        _ request: HealthCheckRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<HealthCheckResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(HealthService.Method.check, request: request, responseType: HealthCheckResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Health/Watch` (server streaming).
     public func watch<Result: Sendable>(
         _ request: HealthCheckRequest,

@@ -656,9 +656,27 @@ public struct MessagesClient: Sendable {
         try await self.channel.unary(MessagesService.Method.sendMessage, request: request, responseType: ContactMessage.self, options: options)
     }
 
+    /// Calls `ova.v1.Messages/SendMessage` (unary); `onResponse` also reads the response's initial metadata.
+    public func sendMessage<Result: Sendable>(
+        _ request: SendMessageRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ContactMessage>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(MessagesService.Method.sendMessage, request: request, responseType: ContactMessage.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Messages/GetMessage` (unary).
     public func getMessage(_ request: GetMessageRequest, options: OvaRPC.CallOptions = .defaults) async throws -> ContactMessage {
         try await self.channel.unary(MessagesService.Method.getMessage, request: request, responseType: ContactMessage.self, options: options)
+    }
+
+    /// Calls `ova.v1.Messages/GetMessage` (unary); `onResponse` also reads the response's initial metadata.
+    public func getMessage<Result: Sendable>(
+        _ request: GetMessageRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ContactMessage>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(MessagesService.Method.getMessage, request: request, responseType: ContactMessage.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Messages/ListMessages` (unary).
@@ -666,14 +684,41 @@ public struct MessagesClient: Sendable {
         try await self.channel.unary(MessagesService.Method.listMessages, request: request, responseType: ListMessagesResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Messages/ListMessages` (unary); `onResponse` also reads the response's initial metadata.
+    public func listMessages<Result: Sendable>(
+        _ request: ListMessagesRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ListMessagesResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(MessagesService.Method.listMessages, request: request, responseType: ListMessagesResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Messages/MarkMessage` (unary).
     public func markMessage(_ request: MarkMessageRequest, options: OvaRPC.CallOptions = .defaults) async throws -> ContactMessage {
         try await self.channel.unary(MessagesService.Method.markMessage, request: request, responseType: ContactMessage.self, options: options)
     }
 
+    /// Calls `ova.v1.Messages/MarkMessage` (unary); `onResponse` also reads the response's initial metadata.
+    public func markMessage<Result: Sendable>(
+        _ request: MarkMessageRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ContactMessage>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(MessagesService.Method.markMessage, request: request, responseType: ContactMessage.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Messages/DeleteMessage` (unary).
     public func deleteMessage(_ request: DeleteMessageRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Empty {
         try await self.channel.unary(MessagesService.Method.deleteMessage, request: request, responseType: Empty.self, options: options)
+    }
+
+    /// Calls `ova.v1.Messages/DeleteMessage` (unary); `onResponse` also reads the response's initial metadata.
+    public func deleteMessage<Result: Sendable>(
+        _ request: DeleteMessageRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Empty>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(MessagesService.Method.deleteMessage, request: request, responseType: Empty.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Messages/WatchMessages` (server streaming).

@@ -558,13 +558,40 @@ public struct ReflectionClient: Sendable {
         try await self.channel.unary(ReflectionService.Method.listServices, request: request, responseType: ListServicesResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Reflection/ListServices` (unary); `onResponse` also reads the response's initial metadata.
+    public func listServices<Result: Sendable>(
+        _ request: ListServicesRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ListServicesResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(ReflectionService.Method.listServices, request: request, responseType: ListServicesResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Reflection/DescribeService` (unary).
     public func describeService(_ request: DescribeServiceRequest, options: OvaRPC.CallOptions = .defaults) async throws -> ServiceDescription {
         try await self.channel.unary(ReflectionService.Method.describeService, request: request, responseType: ServiceDescription.self, options: options)
     }
 
+    /// Calls `ova.v1.Reflection/DescribeService` (unary); `onResponse` also reads the response's initial metadata.
+    public func describeService<Result: Sendable>(
+        _ request: DescribeServiceRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ServiceDescription>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(ReflectionService.Method.describeService, request: request, responseType: ServiceDescription.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Reflection/DescribeMessage` (unary).
     public func describeMessage(_ request: DescribeMessageRequest, options: OvaRPC.CallOptions = .defaults) async throws -> MessageDescription {
         try await self.channel.unary(ReflectionService.Method.describeMessage, request: request, responseType: MessageDescription.self, options: options)
+    }
+
+    /// Calls `ova.v1.Reflection/DescribeMessage` (unary); `onResponse` also reads the response's initial metadata.
+    public func describeMessage<Result: Sendable>(
+        _ request: DescribeMessageRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<MessageDescription>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(ReflectionService.Method.describeMessage, request: request, responseType: MessageDescription.self, options: options, onResponse: onResponse)
     }
 }

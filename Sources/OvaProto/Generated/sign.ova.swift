@@ -363,6 +363,15 @@ public struct SignClient: Sendable {
         try await self.channel.unary(SignService.Method.recognizeSign, request: request, responseType: SignPrediction.self, options: options)
     }
 
+    /// Calls `ova.v1.Sign/RecognizeSign` (unary); `onResponse` also reads the response's initial metadata.
+    public func recognizeSign<Result: Sendable>(
+        _ request: RecognizeSignRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<SignPrediction>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(SignService.Method.recognizeSign, request: request, responseType: SignPrediction.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Sign/RecognizeSignStream` (bidirectional streaming).
     public func recognizeSignStream<Result: Sendable>(
         options: OvaRPC.CallOptions = .defaults,

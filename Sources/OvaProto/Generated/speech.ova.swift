@@ -887,4 +887,13 @@ public struct SpeechClient: Sendable {
     public func listVoices(_ request: ListVoicesRequest, options: OvaRPC.CallOptions = .defaults) async throws -> ListVoicesResponse {
         try await self.channel.unary(SpeechService.Method.listVoices, request: request, responseType: ListVoicesResponse.self, options: options)
     }
+
+    /// Calls `ova.v1.Speech/ListVoices` (unary); `onResponse` also reads the response's initial metadata.
+    public func listVoices<Result: Sendable>(
+        _ request: ListVoicesRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ListVoicesResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(SpeechService.Method.listVoices, request: request, responseType: ListVoicesResponse.self, options: options, onResponse: onResponse)
+    }
 }

@@ -550,6 +550,15 @@ public struct StatusClient: Sendable {
         try await self.channel.unary(StatusService.Method.getStatus, request: request, responseType: ServerStatus.self, options: options)
     }
 
+    /// Calls `ova.v1.Status/GetStatus` (unary); `onResponse` also reads the response's initial metadata.
+    public func getStatus<Result: Sendable>(
+        _ request: GetStatusRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ServerStatus>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(StatusService.Method.getStatus, request: request, responseType: ServerStatus.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Status/WatchProviders` (server streaming).
     public func watchProviders<Result: Sendable>(
         _ request: WatchProvidersRequest,
@@ -562,5 +571,14 @@ public struct StatusClient: Sendable {
     /// Calls `ova.v1.Status/ResetCircuitBreaker` (unary).
     public func resetCircuitBreaker(_ request: ResetCircuitBreakerRequest, options: OvaRPC.CallOptions = .defaults) async throws -> ProviderStatus {
         try await self.channel.unary(StatusService.Method.resetCircuitBreaker, request: request, responseType: ProviderStatus.self, options: options)
+    }
+
+    /// Calls `ova.v1.Status/ResetCircuitBreaker` (unary); `onResponse` also reads the response's initial metadata.
+    public func resetCircuitBreaker<Result: Sendable>(
+        _ request: ResetCircuitBreakerRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ProviderStatus>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(StatusService.Method.resetCircuitBreaker, request: request, responseType: ProviderStatus.self, options: options, onResponse: onResponse)
     }
 }

@@ -529,9 +529,27 @@ public struct UsersClient: Sendable {
         try await self.channel.unary(UsersService.Method.registerUser, request: request, responseType: User.self, options: options)
     }
 
+    /// Calls `ova.v1.Users/RegisterUser` (unary); `onResponse` also reads the response's initial metadata.
+    public func registerUser<Result: Sendable>(
+        _ request: RegisterUserRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<User>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(UsersService.Method.registerUser, request: request, responseType: User.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Users/GetUser` (unary).
     public func getUser(_ request: GetUserRequest, options: OvaRPC.CallOptions = .defaults) async throws -> User {
         try await self.channel.unary(UsersService.Method.getUser, request: request, responseType: User.self, options: options)
+    }
+
+    /// Calls `ova.v1.Users/GetUser` (unary); `onResponse` also reads the response's initial metadata.
+    public func getUser<Result: Sendable>(
+        _ request: GetUserRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<User>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(UsersService.Method.getUser, request: request, responseType: User.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Users/ListUsers` (unary).
@@ -539,9 +557,27 @@ public struct UsersClient: Sendable {
         try await self.channel.unary(UsersService.Method.listUsers, request: request, responseType: ListUsersResponse.self, options: options)
     }
 
+    /// Calls `ova.v1.Users/ListUsers` (unary); `onResponse` also reads the response's initial metadata.
+    public func listUsers<Result: Sendable>(
+        _ request: ListUsersRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<ListUsersResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(UsersService.Method.listUsers, request: request, responseType: ListUsersResponse.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Users/UpdateUser` (unary).
     public func updateUser(_ request: UpdateUserRequest, options: OvaRPC.CallOptions = .defaults) async throws -> User {
         try await self.channel.unary(UsersService.Method.updateUser, request: request, responseType: User.self, options: options)
+    }
+
+    /// Calls `ova.v1.Users/UpdateUser` (unary); `onResponse` also reads the response's initial metadata.
+    public func updateUser<Result: Sendable>(
+        _ request: UpdateUserRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<User>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(UsersService.Method.updateUser, request: request, responseType: User.self, options: options, onResponse: onResponse)
     }
 
     /// Calls `ova.v1.Users/DeactivateUser` (unary).
@@ -549,8 +585,26 @@ public struct UsersClient: Sendable {
         try await self.channel.unary(UsersService.Method.deactivateUser, request: request, responseType: User.self, options: options)
     }
 
+    /// Calls `ova.v1.Users/DeactivateUser` (unary); `onResponse` also reads the response's initial metadata.
+    public func deactivateUser<Result: Sendable>(
+        _ request: DeactivateUserRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<User>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(UsersService.Method.deactivateUser, request: request, responseType: User.self, options: options, onResponse: onResponse)
+    }
+
     /// Calls `ova.v1.Users/DeleteUser` (unary).
     public func deleteUser(_ request: DeleteUserRequest, options: OvaRPC.CallOptions = .defaults) async throws -> Empty {
         try await self.channel.unary(UsersService.Method.deleteUser, request: request, responseType: Empty.self, options: options)
+    }
+
+    /// Calls `ova.v1.Users/DeleteUser` (unary); `onResponse` also reads the response's initial metadata.
+    public func deleteUser<Result: Sendable>(
+        _ request: DeleteUserRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<Empty>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(UsersService.Method.deleteUser, request: request, responseType: Empty.self, options: options, onResponse: onResponse)
     }
 }

@@ -351,4 +351,13 @@ public struct VisionClient: Sendable {
     public func analyzeImage(_ request: AnalyzeImageRequest, options: OvaRPC.CallOptions = .defaults) async throws -> AnalyzeImageResponse {
         try await self.channel.unary(VisionService.Method.analyzeImage, request: request, responseType: AnalyzeImageResponse.self, options: options)
     }
+
+    /// Calls `ova.v1.Vision/AnalyzeImage` (unary); `onResponse` also reads the response's initial metadata.
+    public func analyzeImage<Result: Sendable>(
+        _ request: AnalyzeImageRequest,
+        options: OvaRPC.CallOptions = .defaults,
+        onResponse: (OvaRPC.RPCResponse<AnalyzeImageResponse>) async throws -> Result
+    ) async throws -> Result {
+        try await self.channel.unary(VisionService.Method.analyzeImage, request: request, responseType: AnalyzeImageResponse.self, options: options, onResponse: onResponse)
+    }
 }

@@ -41,8 +41,9 @@ final class ClientState {
         }
     }
 
+    /// The server's initial metadata for a call: handed to the caller's response stream.
     func receivedResponseHeaders(streamID: UInt32, metadata: Metadata, handler: ConnectionHandler) {
-        // Initial response metadata is accepted and currently not surfaced to callers.
+        handler.streams[streamID]?.inbound.receivedInitialMetadata(metadata)
     }
 
     /// A stream ended: start a waiting one if the server's limit now allows.

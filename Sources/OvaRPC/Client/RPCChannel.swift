@@ -228,22 +228,25 @@ public final class RPCChannel: Sendable {
         }
 
         func requestWriter<Request: RPCMessage>(_ type: Request.Type) -> RPCRequestWriter<Request> {
-            RPCRequestWriter(outbound: self.outbound, maxMessageSize: self.connection.peerSettings.maxMessageSize)
+            RPCRequestWriter(sender: MessageSender(outbound: self.outbound, maxMessageSize: self.connection.peerSettings.maxMessageSize))
         }
 
         /// The single response of a unary or client-streaming call, after the OK trailers.
-        func singleResponse<Response: RPCMessage>(_ type: Response.Type) async throws -> Response {
+        func singleResponse<Response: RPCMessage>(_ type: Response.Type) async throws -> RPCResponse<Response> {
             guard let payload = try await self.inbound.next() else {
                 throw RPCError(code: .internalError, message: "the server ended the call without a response")
             }
             guard try await self.inbound.next() == nil else {
                 throw RPCError(code: .internalError, message: "the server sent more than one response")
             }
+            let message: Response
             do {
-                return try Response(rpcPayload: payload)
+                message = try Response(rpcPayload: payload)
             } catch {
                 throw RPCError(code: .internalError, message: "could not decode \(Response.self): \(error)")
             }
+            // Settled by now: HEADERS, when sent at all, come before the message.
+            return RPCResponse(metadata: await self.inbound.initialMetadata(), message: message)
         }
     }
 
@@ -301,10 +304,25 @@ public final class RPCChannel: Sendable {
         responseType: Response.Type = Response.self,
         options: CallOptions = .defaults
     ) async throws -> Response {
+        try await self.unary(method, request: request, options: options) { (response: RPCResponse<Response>) in
+            response.message
+        }
+    }
+
+    /// A unary call whose `onResponse` also reads the response's initial metadata (what the
+    /// handler sent with `ServerContext`'s or the writer's metadata; empty when it sent none).
+    public func unary<Request: RPCMessage, Response: RPCMessage, Result: Sendable>(
+        _ method: MethodDescriptor,
+        request: Request,
+        responseType: Response.Type = Response.self,
+        options: CallOptions = .defaults,
+        onResponse: (RPCResponse<Response>) async throws -> Result
+    ) async throws -> Result {
         let call = try await self.startCall(method, options: options, firstMessage: request, endStream: true)
-        return try await call.run {
+        let response = try await call.run {
             try await call.singleResponse(Response.self)
         }
+        return try await onResponse(response)
     }
 
     /// A server-streaming call: `body` reads the responses; returning early cancels the call.
@@ -330,13 +348,28 @@ public final class RPCChannel: Sendable {
         options: CallOptions = .defaults,
         body: (RPCRequestWriter<Request>) async throws -> Void
     ) async throws -> Response {
+        try await self.clientStreaming(method, options: options, body: body) { (response: RPCResponse<Response>) in
+            response.message
+        }
+    }
+
+    /// A client-streaming call whose `onResponse` also reads the response's initial metadata.
+    public func clientStreaming<Request: RPCMessage, Response: RPCMessage, Result: Sendable>(
+        _ method: MethodDescriptor,
+        requestType: Request.Type = Request.self,
+        responseType: Response.Type = Response.self,
+        options: CallOptions = .defaults,
+        body: (RPCRequestWriter<Request>) async throws -> Void,
+        onResponse: (RPCResponse<Response>) async throws -> Result
+    ) async throws -> Result {
         let call = try await self.startCall(method, options: options, firstMessage: Request?.none, endStream: false)
-        return try await call.run {
+        let response = try await call.run {
             let writer = call.requestWriter(Request.self)
             try await body(writer)
             writer.finish()
             return try await call.singleResponse(Response.self)
         }
+        return try await onResponse(response)
     }
 
     /// A bidirectional-streaming call: `body` writes requests and reads responses concurrently

@@ -8,7 +8,7 @@ import Synchronization
 /// allows, and the window is reopened (through `onConsumed`) only as the consumer takes
 /// messages, so a slow consumer stops the sender instead of growing this buffer.
 final class InboundMessages: Sendable {
-    private struct State {
+    private struct State: ParkedWaiterState {
         var messages = InboundMessageQueue()
         var end: RPCError?? = nil  // nil: open; .some(nil): finished cleanly; .some(error): failed
         var waiter: CheckedContinuation<ByteBuffer?, any Error>?
@@ -16,6 +16,17 @@ final class InboundMessages: Sendable {
         /// The event loop held back the credit of a message under reassembly because messages
         /// were waiting (§9): report as soon as the last of them is taken.
         var reportWhenDrained = false
+        /// A client's response HEADERS, which the server may leave out (docs/PROTOCOL.md
+        /// §8.3): settled by the headers, or as empty by the first message or the end, since
+        /// headers can only come before both.
+        var initialMetadata = InitialMetadata.pending([])
+
+        /// Settles the initial metadata (first caller wins) and returns the tasks waiting for it.
+        mutating func settleInitialMetadata(_ metadata: Metadata) -> [CheckedContinuation<Metadata, Never>] {
+            guard case .pending(let waiters) = self.initialMetadata else { return [] }
+            self.initialMetadata = .settled(metadata)
+            return waiters
+        }
 
         /// Takes the oldest message; `drained` says it was the last one the event loop was
         /// waiting for (its consumer must report now).
@@ -26,6 +37,11 @@ final class InboundMessages: Sendable {
             self.reportWhenDrained = false
             return (entry.message, true)
         }
+    }
+
+    private enum InitialMetadata {
+        case pending([CheckedContinuation<Metadata, Never>])
+        case settled(Metadata)
     }
 
     private let state = Mutex(State())
@@ -53,8 +69,10 @@ final class InboundMessages: Sendable {
     /// - Parameter credit: the flow-control bytes to return once it is consumed (less than the
     ///   message's size when earlier fragments were credited on arrival).
     func append(_ message: ByteBuffer, credit: Int) {
+        var metadataWaiters: [CheckedContinuation<Metadata, Never>] = []
         let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
             guard state.end == nil else { return nil }
+            metadataWaiters = state.settleInitialMetadata(Metadata())
             if let waiter = state.waiter {
                 state.waiter = nil
                 state.consumedBytes += credit
@@ -63,6 +81,7 @@ final class InboundMessages: Sendable {
             state.messages.append((message, credit))
             return nil
         }
+        Self.resume(metadataWaiters, with: Metadata())
         if let waiter {
             waiter.resume(returning: message)
             self.reportIfNeeded()
@@ -84,13 +103,16 @@ final class InboundMessages: Sendable {
     /// Ends the sequence: cleanly (`error == nil`) after the buffered messages, or with an error
     /// that the consumer sees once the buffered messages are gone.
     func finish(error: RPCError? = nil) {
+        var metadataWaiters: [CheckedContinuation<Metadata, Never>] = []
         let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
             guard state.end == nil else { return nil }
             state.end = .some(error)
+            metadataWaiters = state.settleInitialMetadata(Metadata())
             let waiter = state.waiter
             state.waiter = nil
             return waiter
         }
+        Self.resume(metadataWaiters, with: Metadata())
         if let waiter {
             if let error { waiter.resume(throwing: error) } else { waiter.resume(returning: nil) }
         }
@@ -98,18 +120,58 @@ final class InboundMessages: Sendable {
 
     /// Fails at once, dropping buffered messages (cancellation, reset, deadline).
     func fail(_ error: RPCError) {
+        var metadataWaiters: [CheckedContinuation<Metadata, Never>] = []
         let waiter: CheckedContinuation<ByteBuffer?, any Error>? = self.state.withLock { state in
             state.messages.removeAll()
+            metadataWaiters = state.settleInitialMetadata(Metadata())
             if case .some(.some) = state.end { return nil }
             state.end = .some(error)
             let waiter = state.waiter
             state.waiter = nil
             return waiter
         }
+        Self.resume(metadataWaiters, with: Metadata())
         waiter?.resume(throwing: error)
     }
 
+    /// The response HEADERS arrived (client streams only). Headers after the first message
+    /// or the end are ignored: the metadata was already settled as empty.
+    func receivedInitialMetadata(_ metadata: Metadata) {
+        let waiters = self.state.withLock { $0.settleInitialMetadata(metadata) }
+        Self.resume(waiters, with: metadata)
+    }
+
+    private static func resume(_ waiters: [CheckedContinuation<Metadata, Never>], with metadata: Metadata) {
+        for waiter in waiters {
+            waiter.resume(returning: metadata)
+        }
+    }
+
     // MARK: - Consumer (task)
+
+    /// The response's initial metadata: what the server sent in HEADERS, or empty when its
+    /// first message or the end of the call came without them. Waits until one of those
+    /// arrives; never waits past the end of the call (a cancelled call ends its stream).
+    func initialMetadata() async -> Metadata {
+        let settled: Metadata? = self.state.withLock { state in
+            if case .settled(let metadata) = state.initialMetadata { return metadata }
+            return nil
+        }
+        if let settled { return settled }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Metadata, Never>) in
+            let settled: Metadata? = self.state.withLock { state in
+                switch state.initialMetadata {
+                case .settled(let metadata):
+                    return metadata
+                case .pending(var waiters):
+                    waiters.append(continuation)
+                    state.initialMetadata = .pending(waiters)
+                    return nil
+                }
+            }
+            if let settled { continuation.resume(returning: settled) }
+        }
+    }
 
     /// The sequence has ended (cleanly or not): nothing more will be appended.
     var isFinished: Bool {
@@ -188,12 +250,7 @@ final class InboundMessages: Sendable {
                 }
             }
         } onCancel: {
-            let waiter = self.state.withLock { state in
-                let waiter = state.waiter
-                state.waiter = nil
-                return waiter
-            }
-            waiter?.resume(throwing: CancellationError())
+            self.state.resumeWaiterCancelled()
         }
     }
 

@@ -46,6 +46,30 @@ public struct RPCMessageStream<Message: RPCMessage>: AsyncSequence, Sendable {
     public func makeAsyncIterator() -> AsyncIterator {
         AsyncIterator(inbound: self.inbound, decodeFailureCode: self.decodeFailureCode)
     }
+
+    /// A client's view: the response's initial metadata, what the handler sent with
+    /// `writeMetadata` (or its context's initial metadata) before its first message. Empty
+    /// when the server sent none, which it may (docs/PROTOCOL.md §8.3), or when the call failed
+    /// first (iterating says how). Waits for the first message or the end of the call at the
+    /// most, and takes no message from the stream.
+    ///
+    /// A server handler's request stream has none: its metadata is in `ServerContext`.
+    public var metadata: Metadata {
+        get async { await self.inbound.initialMetadata() }
+    }
+}
+
+/// The single response of a unary or client-streaming call with the metadata the server sent
+/// before it (a failed call throws instead).
+public struct RPCResponse<Message: RPCMessage>: Sendable {
+    /// The response's initial metadata (HEADERS); empty when the server sent none.
+    public var metadata: Metadata
+    public var message: Message
+
+    public init(metadata: Metadata, message: Message) {
+        self.metadata = metadata
+        self.message = message
+    }
 }
 
 /// A server handler's view of the request messages.
@@ -73,48 +97,47 @@ func encodeForSending(_ message: some RPCMessage, maxMessageSize: Int) throws ->
 /// `write` returns once the message is queued; it suspends while the client reads too slowly
 /// for the queue to drain (flow control), so a handler can never buffer without bound.
 public struct RPCResponseWriter<Message: RPCMessage>: Sendable {
-    let outbound: OutboundQueue
-    let maxMessageSize: Int
-
-    init(outbound: OutboundQueue, maxMessageSize: Int) {
-        self.outbound = outbound
-        self.maxMessageSize = maxMessageSize
-    }
+    let sender: MessageSender
 
     /// Sends one response message.
     ///
     /// - Throws: ``RPCError`` when the call has ended (cancelled, deadline exceeded) or the
     ///   message is larger than the client accepts.
     public func write(_ message: Message) async throws {
-        let (buffer, size) = try encodeForSending(message, maxMessageSize: self.maxMessageSize)
-        try await self.outbound.write(.message(buffer, endStream: false), bytes: size)
+        try await self.sender.send(message)
     }
 
     /// Sends the response's initial metadata. Optional; only before the first message.
     public func writeMetadata(_ metadata: Metadata) async throws {
-        try await self.outbound.write(.headers(metadata), bytes: 0)
+        try await self.sender.outbound.write(.headers(metadata), bytes: 0)
     }
 }
 
 /// A client's writer for request messages (client- and bidi-streaming calls).
 public struct RPCRequestWriter<Message: RPCMessage>: Sendable {
-    let outbound: OutboundQueue
-    let maxMessageSize: Int
-
-    init(outbound: OutboundQueue, maxMessageSize: Int) {
-        self.outbound = outbound
-        self.maxMessageSize = maxMessageSize
-    }
+    let sender: MessageSender
 
     /// Sends one request message, suspending while the server's flow-control window is full.
     public func write(_ message: Message) async throws {
-        let (buffer, size) = try encodeForSending(message, maxMessageSize: self.maxMessageSize)
-        try await self.outbound.write(.message(buffer, endStream: false), bytes: size)
+        try await self.sender.send(message)
     }
 
     /// Half-closes: tells the server no more requests follow. Idempotent; done automatically
     /// when the request closure returns.
     public func finish() {
-        self.outbound.enqueue(.halfClose)
+        self.sender.outbound.enqueue(.halfClose)
+    }
+}
+
+/// What both message writers do with a message: encode it within the peer's size limit and
+/// queue it, suspending while the queue is over its watermark.
+struct MessageSender: Sendable {
+    let outbound: OutboundQueue
+    /// The peer's SETTINGS limit on one message.
+    let maxMessageSize: Int
+
+    func send(_ message: some RPCMessage) async throws {
+        let (buffer, size) = try encodeForSending(message, maxMessageSize: self.maxMessageSize)
+        try await self.outbound.write(.message(buffer, endStream: false), bytes: size)
     }
 }

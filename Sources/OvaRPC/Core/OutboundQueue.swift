@@ -17,7 +17,7 @@ enum OutboundItem: Sendable {
 /// socket's writability allow). One scheduled drain takes everything queued, so a burst of
 /// writes costs one event-loop hop and one flush.
 final class OutboundQueue: Sendable {
-    private struct State {
+    private struct State: ParkedWaiterState {
         var items: [OutboundItem] = []
         var queuedBytes = 0
         var drainScheduled = false
@@ -112,12 +112,7 @@ final class OutboundQueue: Sendable {
                 }
             }
         } onCancel: {
-            let waiter = self.state.withLock { state in
-                let waiter = state.waiter
-                state.waiter = nil
-                return waiter
-            }
-            waiter?.resume(throwing: CancellationError())
+            self.state.resumeWaiterCancelled()
         }
     }
 

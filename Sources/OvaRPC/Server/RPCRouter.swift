@@ -48,7 +48,18 @@ struct ServerCallIO: Sendable {
     }
 
     func responseWriter<Response: RPCMessage>(_ type: Response.Type) -> RPCResponseWriter<Response> {
-        RPCResponseWriter(outbound: self.outbound, maxMessageSize: self.peerMaxMessageSize)
+        RPCResponseWriter(sender: MessageSender(outbound: self.outbound, maxMessageSize: self.peerMaxMessageSize))
+    }
+
+    /// The single response of a unary or client-streaming call, after the initial metadata the
+    /// handler added to its context (no HEADERS frame when it added none).
+    func writeSingleResponse<Response: RPCMessage>(_ response: Response) async throws {
+        let writer = self.responseWriter(Response.self)
+        let initialMetadata = self.context.initialMetadata
+        if !initialMetadata.isEmpty {
+            try await writer.writeMetadata(initialMetadata)
+        }
+        try await writer.write(response)
     }
 }
 
@@ -100,7 +111,7 @@ public struct RPCRouter: Sendable {
         self.routes[method.path] = Route(method: method) { call in
             let request = try await call.singleRequest(Request.self)
             let response = try await handler(request, call.context)
-            try await call.responseWriter(Response.self).write(response)
+            try await call.writeSingleResponse(response)
         }
     }
 
@@ -120,7 +131,7 @@ public struct RPCRouter: Sendable {
     ) {
         self.routes[method.path] = Route(method: method) { call in
             let response = try await handler(call.requests(Request.self), call.context)
-            try await call.responseWriter(Response.self).write(response)
+            try await call.writeSingleResponse(response)
         }
     }
 

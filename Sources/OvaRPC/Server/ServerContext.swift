@@ -30,6 +30,7 @@ public final class ServerContext: Sendable {
     /// Values that interceptors attach for handlers (e.g. the authenticated principal).
     public let attributes = ContextAttributes()
 
+    private let initial = Mutex(Metadata())
     private let trailing = Mutex(Metadata())
 
     init(
@@ -48,6 +49,17 @@ public final class ServerContext: Sendable {
         self.streamID = streamID
         self.deadline = deadline
         self.baseLogger = logger
+    }
+
+    /// Adds metadata to the response's initial metadata (HEADERS), sent just before the
+    /// response of a unary or client-streaming call. A streaming handler sends its own with
+    /// `RPCResponseWriter.writeMetadata` instead.
+    public func addInitialMetadata(_ value: String, forKey key: String) {
+        self.initial.withLock { $0.addString(value, forKey: key) }
+    }
+
+    var initialMetadata: Metadata {
+        self.initial.withLock { $0 }
     }
 
     /// Adds metadata to the call's trailers.

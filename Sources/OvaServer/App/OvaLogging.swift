@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OvaJSONEscaping
 
 /// The process's one logging setup (swift-log), chosen by OVA_LOG_LEVEL and OVA_LOG_FORMAT.
 public enum OvaLogging {
@@ -31,9 +32,9 @@ struct JSONLogHandler: LogHandler {
         if let extra = event.metadata {
             fields.merge(extra) { _, new in new }
         }
-        var line = "{\"ts\":\(Self.quote(Self.timestamp())),\"level\":\"\(event.level.rawValue)\",\"label\":\(Self.quote(self.label)),\"msg\":\(Self.quote(event.message.description))"
+        var line = "{\"ts\":\(JSONString.quoted(Self.timestamp())),\"level\":\"\(event.level.rawValue)\",\"label\":\(JSONString.quoted(self.label)),\"msg\":\(JSONString.quoted(event.message.description))"
         for key in fields.keys.sorted() {
-            line += ",\(Self.quote(key)):\(Self.quote(fields[key]?.description ?? ""))"
+            line += ",\(JSONString.quoted(key)):\(JSONString.quoted(fields[key]?.description ?? ""))"
         }
         line += "}\n"
         FileHandle.standardError.write(Data(line.utf8))
@@ -42,26 +43,5 @@ struct JSONLogHandler: LogHandler {
     private static func timestamp() -> String {
         let now = Date()
         return ISO8601DateFormatter.string(from: now, timeZone: .gmt, formatOptions: [.withInternetDateTime, .withFractionalSeconds])
-    }
-
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
     }
 }

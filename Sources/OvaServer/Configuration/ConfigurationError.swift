@@ -1,4 +1,5 @@
 import Foundation
+import OvaJSONEscaping
 
 /// A configuration problem found while loading settings or TLS material.
 ///
@@ -76,24 +77,9 @@ public struct ConfigurationError: Error, Sendable, Equatable, CustomStringConver
         )
     }
 
-    /// Quotes a value for an error message, escaping what would make the message ambiguous.
+    /// Quotes a value for an error message, escaping what would make the message ambiguous
+    /// (quotes, backslashes, control characters) by the JSON rules.
     static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F {
-                    out += "\\u{\(String(scalar.value, radix: 16))}"
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
+        JSONString.quoted(value)
     }
 }

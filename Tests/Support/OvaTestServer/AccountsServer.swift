@@ -8,7 +8,7 @@ import OvaServices
 import OvaStore
 
 /// A real ova-server (TLS on 127.0.0.1, SQLite in a temporary directory) with one superadmin.
-public struct AccountsServer {
+public struct AccountsServer: RunningTestServer {
     public static let rootEmail = "root@example.com"
     public static let rootPassword = "Harbor-lights-2026"
 
@@ -19,11 +19,10 @@ public struct AccountsServer {
     /// - Parameter environment: extra settings (e.g. a lower `OVA_PUBLIC_RATE_PER_MINUTE`).
     /// - Parameter existing: the data directory of an earlier server (a restart); nil for a new one.
     public static func start(_ environment: [String: String] = [:], existing: URL? = nil) async throws -> AccountsServer {
-        let directory = existing ?? FileManager.default.temporaryDirectory.appendingPathComponent("ova-accounts-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var settings = ["OVA_LISTEN": "127.0.0.1:0", "OVA_DATA_DIR": directory.path, "OVA_PUBLIC_RATE_PER_MINUTE": "1000"]
-        settings.merge(environment) { $1 }
-        let configuration = try ServerConfiguration.load(environment: settings)
+        let directory = try existing ?? TestServerSetup.makeDataDirectory(prefix: "ova-accounts")
+        let configuration = try TestServerSetup.configuration(
+            dataDirectory: directory, ["OVA_PUBLIC_RATE_PER_MINUTE": "1000"].merging(environment) { $1 }
+        )
         var logger = Logger(label: "ova.accounts-test")
         logger.logLevel = .critical
         // Cost 4: the tests exercise the logic, not bcrypt's slowness (PasswordHasher's own
@@ -40,11 +39,7 @@ public struct AccountsServer {
     }
 
     public func makeChannel() throws -> RPCChannel {
-        try RPCChannel(configuration: .init(
-            host: "127.0.0.1",
-            port: self.port,
-            tls: ClientTLSConfiguration(trust: .certificateFile(self.running.tls.certificatePath), serverHostname: "localhost")
-        ))
+        try TestServerSetup.makeChannel(port: self.port, certificatePath: self.running.tls.certificatePath)
     }
 
     public var store: Store { self.running.accounts.store }
@@ -55,8 +50,12 @@ public struct AccountsServer {
         return Array(text.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
     }
 
+    public func stop() async {
+        await self.stop(keepData: false)
+    }
+
     /// - Parameter keepData: leave the data directory for a restart.
-    public func stop(keepData: Bool = false) async {
+    public func stop(keepData: Bool) async {
         self.running.beginGracefulShutdown()
         await self.running.waitUntilStopped()
         if !keepData {
@@ -66,21 +65,12 @@ public struct AccountsServer {
 }
 
 /// Runs `body` against a fresh server and always stops it.
-public func withAccountsServer(
+@discardableResult
+public func withAccountsServer<Result>(
     _ environment: [String: String] = [:],
-    _ body: (AccountsServer, RPCChannel) async throws -> Void
-) async throws {
-    let server = try await AccountsServer.start(environment)
-    let channel = try server.makeChannel()
-    do {
-        try await body(server, channel)
-    } catch {
-        await channel.close()
-        await server.stop()
-        throw error
-    }
-    await channel.close()
-    await server.stop()
+    _ body: (AccountsServer, RPCChannel) async throws -> Result
+) async throws -> Result {
+    try await AccountsServer.start(environment).run(body)
 }
 
 /// Call options carrying a bearer token.
