@@ -86,10 +86,56 @@ enum Migrations {
             "CREATE INDEX audit_events_actor ON audit_events (actor, id)",
             "CREATE INDEX audit_events_action ON audit_events (action, id)",
         ]),
+        // The audit log named actions by RPC path (`ova.v1.Auth/Login`) while audit.proto
+        // promised `auth.login`; old rows get the new names so one filter finds old and new.
+        // The names are spelled out rather than taken from OvaServices' `AuditAction`: a
+        // migration must keep doing what it did when the vocabulary moves on. Contact messages
+        // were recorded with the sender's (unverified) email as actor and failed logins with the
+        // email tried; both are anonymous now, the email tried moving to the target.
+        Migration(version: 2, name: "audit actions named service.verb", statements: [
+            """
+            UPDATE audit_events SET action = CASE action
+                    WHEN 'ova.v1.Auth/Login' THEN 'auth.login'
+                    WHEN 'ova.v1.Auth/Logout' THEN 'auth.logout'
+                    WHEN 'ova.v1.Auth/Refresh' THEN 'auth.refresh'
+                    WHEN 'ova.v1.Auth/RevokeSession' THEN 'auth.revoke_session'
+                    WHEN 'ova.v1.Auth/RevokeAllSessions' THEN 'auth.revoke_all_sessions'
+                    WHEN 'ova.v1.Auth/ChangePassword' THEN 'auth.change_password'
+                    WHEN 'ova.v1.Auth/ListSessions' THEN 'auth.list_sessions'
+                    WHEN 'ova.v1.Admins/CreateAdmin' THEN 'admins.create'
+                    WHEN 'ova.v1.Admins/UpdateAdmin' THEN 'admins.update'
+                    WHEN 'ova.v1.Admins/SetAdminActive' THEN 'admins.set_active'
+                    WHEN 'ova.v1.Admins/DeleteAdmin' THEN 'admins.delete'
+                    WHEN 'ova.v1.Admins/GetAdmin' THEN 'admins.get'
+                    WHEN 'ova.v1.Admins/ListAdmins' THEN 'admins.list'
+                    WHEN 'ova.v1.Users/RegisterUser' THEN 'users.register'
+                    WHEN 'ova.v1.Users/UpdateUser' THEN 'users.update'
+                    WHEN 'ova.v1.Users/DeactivateUser' THEN 'users.deactivate'
+                    WHEN 'ova.v1.Users/DeleteUser' THEN 'users.delete'
+                    WHEN 'ova.v1.Messages/SendMessage' THEN 'messages.send'
+                    WHEN 'ova.v1.Messages/MarkMessage' THEN 'messages.mark'
+                    WHEN 'ova.v1.Messages/DeleteMessage' THEN 'messages.delete'
+                    WHEN 'ova.v1.Messages/ExportMessages' THEN 'messages.export'
+                    WHEN 'ova.v1.Contacts/DeleteContact' THEN 'contacts.delete'
+                    WHEN 'ova.v1.Audit/ListAuditEvents' THEN 'audit.list'
+                    ELSE action
+                END
+            WHERE action LIKE 'ova.v1.%'
+            """,
+            """
+            UPDATE audit_events SET actor = 'anonymous'
+            WHERE action = 'messages.send' AND actor_admin_id IS NULL
+            """,
+            """
+            UPDATE audit_events SET target = 'email:' || actor, actor = 'anonymous'
+            WHERE action = 'auth.login' AND outcome <> 'OK' AND actor_admin_id IS NULL AND actor <> 'anonymous'
+            """,
+        ]),
     ]
 
-    /// Applies every migration newer than the database's version; returns those applied.
-    static func apply(to connection: SQLiteConnection) throws(StoreError) -> [Migration] {
+    /// Applies every migration newer than the database's version (up to `last`, which tests use
+    /// to build a database of an older schema); returns those applied.
+    static func apply(to connection: SQLiteConnection, through last: Int64? = nil) throws(StoreError) -> [Migration] {
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version BIGINT PRIMARY KEY,
@@ -106,7 +152,7 @@ enum Migrations {
             )
         }
         var applied: [Migration] = []
-        for migration in self.all where migration.version > current {
+        for migration in self.all where migration.version > current && migration.version <= (last ?? newest) {
             try connection.transaction { () throws(StoreError) in
                 for statement in migration.statements {
                     try connection.execute(statement)

@@ -21,6 +21,33 @@ func withStore<T>(_ body: (Store, String) async throws -> T) async throws -> T {
     }
 }
 
+/// A database file whose schema stops at `version`, filled by `seed` through a bare connection
+/// (as an older ova-server left it), then opened by ``Store/open(_:logger:)``, which migrates it.
+func withMigratedStore<T>(
+    from version: Int64,
+    seed: (SQLiteConnection) throws -> Void,
+    _ body: (Store) async throws -> T
+) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-store-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("ova.sqlite3").path
+    do {
+        let connection = try SQLiteConnection(path: path)
+        _ = try Migrations.apply(to: connection, through: version)
+        try seed(connection)
+    }  // The connection closes here, as the old server's would have.
+    let store = try await Store.open(.file(path), logger: Logger(label: "test"))
+    do {
+        let result = try await body(store)
+        await store.database.close()
+        return result
+    } catch {
+        await store.database.close()
+        throw error
+    }
+}
+
 @Suite("Storage")
 struct StoreTests {
     @Test("migrations run once, are recorded, and WAL plus foreign keys are on")
@@ -345,10 +372,10 @@ struct AuditRepositoryTests {
         try await withStore { store, _ in
             let base: Int64 = 1_800_000_000_000
             let events = [
-                ("root@example.com", "/ova.v1.Auth/Login", base),
-                ("root@example.com", "/ova.v1.Admins/CreateAdmin", base + 1000),
-                ("ana@example.com", "/ova.v1.Auth/Login", base + 2000),
-                ("anonymous", "/ova.v1.Messages/SendMessage", base + 3000),
+                ("root@example.com", "auth.login", base),
+                ("root@example.com", "admins.create", base + 1000),
+                ("ana@example.com", "auth.login", base + 2000),
+                ("anonymous", "messages.send", base + 3000),
             ]
             for (actor, action, time) in events {
                 try await store.audit.append(AuditEventRecord(
@@ -361,10 +388,48 @@ struct AuditRepositoryTests {
             #expect(all.items.first?.actorAdminID == nil)
             #expect(all.items.first?.detail.count == 1000)
             #expect(try await store.audit.list(AuditFilter(actor: "root@example.com"), page: .first).totalSize == 2)
-            #expect(try await store.audit.list(AuditFilter(action: "/ova.v1.Auth/Login"), page: .first).items.map(\.actor)
+            #expect(try await store.audit.list(AuditFilter(action: "auth.login"), page: .first).items.map(\.actor)
                 == ["ana@example.com", "root@example.com"])
             let range = try await store.audit.list(AuditFilter(fromMilliseconds: base + 1000, toMilliseconds: base + 3000), page: .first)
             #expect(range.items.map(\.timeMilliseconds) == [base + 2000, base + 1000])
+        }
+    }
+
+    @Test("migration 2 gives rows written with RPC paths the documented names, anonymous failed logins and contact messages")
+    func oldActionNamesAreRewritten() async throws {
+        let rows: [(actor: String, adminID: Int64?, action: String, target: String, outcome: String)] = [
+            ("root@example.com", nil, "ova.v1.Auth/Login", "", "UNAUTHENTICATED"),
+            ("root@example.com", 1, "ova.v1.Auth/Login", "session:1", "OK"),
+            ("root@example.com", 1, "ova.v1.Admins/CreateAdmin", "admin:2", "OK"),
+            ("writer@example.com", nil, "ova.v1.Messages/SendMessage", "message:1", "OK"),
+            ("staff@example.com", 2, "ova.v1.Audit/ListAuditEvents", "", "PERMISSION_DENIED"),
+            ("staff@example.com", 2, "ova.v1.Auth/Logout", "session:2", "OK"),
+            ("anonymous", nil, "ova.v1.Users/RegisterUser", "user:1", "OK"),
+        ]
+        try await withMigratedStore(from: 1) { connection in
+            for (index, row) in rows.enumerated() {
+                try connection.run(
+                    """
+                    INSERT INTO audit_events (time_ms, actor, actor_admin_id, action, target, peer_address, request_id, outcome, detail)
+                    VALUES (?, ?, ?, ?, ?, '127.0.0.1:5000', 'r', ?, '')
+                    """,
+                    [.integer(Int64(index)), .text(row.actor), row.adminID.map(SQLValue.integer) ?? .null, .text(row.action), .text(row.target),
+                     .text(row.outcome)]
+                )
+            }
+        } _: { store in
+            let all = try await store.audit.list(AuditFilter(), page: .first).items.reversed()
+            #expect(all.map { "\($0.action) \($0.actor) \($0.target) \($0.outcome)" } == [
+                "auth.login anonymous email:root@example.com UNAUTHENTICATED",
+                "auth.login root@example.com session:1 OK",
+                "admins.create root@example.com admin:2 OK",
+                "messages.send anonymous message:1 OK",
+                "audit.list staff@example.com  PERMISSION_DENIED",
+                "auth.logout staff@example.com session:2 OK",
+                "users.register anonymous user:1 OK",
+            ])
+            #expect(try await store.audit.list(AuditFilter(action: "auth.login"), page: .first).totalSize == 2)
+            #expect(try await store.audit.list(AuditFilter(action: "ova.v1.Auth/Login"), page: .first).totalSize == 0)
         }
     }
 }
