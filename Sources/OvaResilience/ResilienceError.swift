@@ -26,11 +26,28 @@ public enum ResilienceError: Error, Sendable, CustomStringConvertible {
         case .bulkheadFull:
             "too many concurrent calls"
         case .timedOut(let attempts):
-            "timed out after \(attempts) attempt\(attempts == 1 ? "" : "s")"
+            Self.notAnsweredInTime("the provider", attempts: attempts)
         case .deadlineExceeded:
             "deadline exceeded before the call could start"
         case .retriesExhausted(let attempts, let last):
-            "failed after \(attempts) attempt\(attempts == 1 ? "" : "s"): \(last)"
+            "failed after \(Self.count(attempts: attempts)): \(last)"
         }
+    }
+
+    /// The one wording of a provider that took too long, shared by ``timedOut(attempts:)``'s
+    /// description and the RPC message built from it, so logs and clients read the same:
+    /// `the chat provider did not answer in time (3 attempts)`.
+    ///
+    /// - Parameter subject: who did not answer, e.g. `the chat provider`.
+    public static func notAnsweredInTime(_ subject: String, attempts: Int) -> String {
+        if attempts == 0 {
+            return "\(subject) did not answer in time (no attempt could start: all its slots stayed busy)"
+        }
+        return "\(subject) did not answer in time (\(Self.count(attempts: attempts)))"
+    }
+
+    /// `1 attempt`, `3 attempts`.
+    public static func count(attempts: Int) -> String {
+        attempts == 1 ? "1 attempt" : "\(attempts) attempts"
     }
 }

@@ -9,12 +9,18 @@ import Glibc
 /// booleans are 0/1 integers, times are Unix milliseconds in BIGINT columns, no column is named
 /// after a reserved word of either dialect (`read` → `is_read`), and queries use only `?`
 /// placeholders, LIMIT, and no RETURNING or UPSERT. Only the DDL here is SQLite's dialect
-/// (`INTEGER PRIMARY KEY` is MySQL's `BIGINT AUTO_INCREMENT PRIMARY KEY`).
+/// (`INTEGER PRIMARY KEY AUTOINCREMENT` is MySQL's `BIGINT AUTO_INCREMENT PRIMARY KEY`: both
+/// never hand out an id again, even the largest one after it was deleted, so an id in the audit
+/// log names one row forever).
 enum Migrations {
     struct Migration: Sendable {
         let version: Int64
         let name: String
         let statements: [String]
+        /// Drops and recreates tables that others reference. Foreign keys are then switched
+        /// off around the migration's transaction (a DROP of a parent table would otherwise
+        /// cascade its deletes into the children) and checked before it commits.
+        var rebuildsTables = false
     }
 
     static let all: [Migration] = [
@@ -86,10 +92,174 @@ enum Migrations {
             "CREATE INDEX audit_events_actor ON audit_events (actor, id)",
             "CREATE INDEX audit_events_action ON audit_events (action, id)",
         ]),
+        // The audit log named actions by RPC path (`ova.v1.Auth/Login`) while audit.proto
+        // promised `auth.login`; old rows get the new names so one filter finds old and new.
+        // The names are spelled out rather than taken from OvaServices' `AuditAction`: a
+        // migration must keep doing what it did when the vocabulary moves on. Contact messages
+        // were recorded with the sender's (unverified) email as actor and failed logins with the
+        // email tried; both are anonymous now, the email tried moving to the target.
+        Migration(version: 2, name: "audit actions named service.verb", statements: [
+            """
+            UPDATE audit_events SET action = CASE action
+                    WHEN 'ova.v1.Auth/Login' THEN 'auth.login'
+                    WHEN 'ova.v1.Auth/Logout' THEN 'auth.logout'
+                    WHEN 'ova.v1.Auth/Refresh' THEN 'auth.refresh'
+                    WHEN 'ova.v1.Auth/RevokeSession' THEN 'auth.revoke_session'
+                    WHEN 'ova.v1.Auth/RevokeAllSessions' THEN 'auth.revoke_all_sessions'
+                    WHEN 'ova.v1.Auth/ChangePassword' THEN 'auth.change_password'
+                    WHEN 'ova.v1.Auth/ListSessions' THEN 'auth.list_sessions'
+                    WHEN 'ova.v1.Admins/CreateAdmin' THEN 'admins.create'
+                    WHEN 'ova.v1.Admins/UpdateAdmin' THEN 'admins.update'
+                    WHEN 'ova.v1.Admins/SetAdminActive' THEN 'admins.set_active'
+                    WHEN 'ova.v1.Admins/DeleteAdmin' THEN 'admins.delete'
+                    WHEN 'ova.v1.Admins/GetAdmin' THEN 'admins.get'
+                    WHEN 'ova.v1.Admins/ListAdmins' THEN 'admins.list'
+                    WHEN 'ova.v1.Users/RegisterUser' THEN 'users.register'
+                    WHEN 'ova.v1.Users/UpdateUser' THEN 'users.update'
+                    WHEN 'ova.v1.Users/DeactivateUser' THEN 'users.deactivate'
+                    WHEN 'ova.v1.Users/DeleteUser' THEN 'users.delete'
+                    WHEN 'ova.v1.Messages/SendMessage' THEN 'messages.send'
+                    WHEN 'ova.v1.Messages/MarkMessage' THEN 'messages.mark'
+                    WHEN 'ova.v1.Messages/DeleteMessage' THEN 'messages.delete'
+                    WHEN 'ova.v1.Messages/ExportMessages' THEN 'messages.export'
+                    WHEN 'ova.v1.Contacts/DeleteContact' THEN 'contacts.delete'
+                    WHEN 'ova.v1.Audit/ListAuditEvents' THEN 'audit.list'
+                    ELSE action
+                END
+            WHERE action LIKE 'ova.v1.%'
+            """,
+            """
+            UPDATE audit_events SET actor = 'anonymous'
+            WHERE action = 'messages.send' AND actor_admin_id IS NULL
+            """,
+            """
+            UPDATE audit_events SET target = 'email:' || actor, actor = 'anonymous'
+            WHERE action = 'auth.login' AND outcome <> 'OK' AND actor_admin_id IS NULL AND actor <> 'anonymous'
+            """,
+        ]),
+        // SQLite reused the largest deleted id (`INTEGER PRIMARY KEY` without AUTOINCREMENT), so
+        // `session:4` in the audit log could name two sessions. Each table is rebuilt with
+        // AUTOINCREMENT (SQLite cannot ALTER that): new table, copy with the ids, drop, rename,
+        // indexes again. Each table's sequence then starts above its largest id and above any
+        // id a successful audited call names as its target: the largest ever seen that left a
+        // trace. (Only successful ones: a refused call may name an id that never existed, and
+        // one near Int64.max would exhaust the sequence.)
+        Migration(version: 3, name: "ids are never reused (AUTOINCREMENT)", statements: [
+            """
+            CREATE TABLE administrators_autoincrement (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name VARCHAR(100) NOT NULL,
+                email VARCHAR(254) NOT NULL UNIQUE,
+                password_hash VARCHAR(255) NOT NULL,
+                superadmin INTEGER NOT NULL DEFAULT 0,
+                active INTEGER NOT NULL DEFAULT 1,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "INSERT INTO administrators_autoincrement (id, name, email, password_hash, superadmin, active, created_at_ms, updated_at_ms) SELECT id, name, email, password_hash, superadmin, active, created_at_ms, updated_at_ms FROM administrators",
+            "DROP TABLE administrators",
+            "ALTER TABLE administrators_autoincrement RENAME TO administrators",
+            """
+            CREATE TABLE admin_sessions_autoincrement (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                admin_id BIGINT NOT NULL REFERENCES administrators(id) ON DELETE CASCADE,
+                token_id VARCHAR(64) NOT NULL UNIQUE,
+                ip_address VARCHAR(64) NOT NULL,
+                user_agent VARCHAR(255) NOT NULL,
+                started_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                ended_at_ms BIGINT
+            )
+            """,
+            "INSERT INTO admin_sessions_autoincrement (id, admin_id, token_id, ip_address, user_agent, started_at_ms, expires_at_ms, active, ended_at_ms) SELECT id, admin_id, token_id, ip_address, user_agent, started_at_ms, expires_at_ms, active, ended_at_ms FROM admin_sessions",
+            "DROP TABLE admin_sessions",
+            "ALTER TABLE admin_sessions_autoincrement RENAME TO admin_sessions",
+            "CREATE INDEX admin_sessions_admin ON admin_sessions (admin_id, active)",
+            """
+            CREATE TABLE contact_messages_autoincrement (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name VARCHAR(200) NOT NULL,
+                email VARCHAR(254) NOT NULL,
+                subject VARCHAR(200) NOT NULL,
+                message TEXT NOT NULL,
+                sent_at_ms BIGINT NOT NULL,
+                is_read INTEGER NOT NULL DEFAULT 0,
+                is_answered INTEGER NOT NULL DEFAULT 0
+            )
+            """,
+            "INSERT INTO contact_messages_autoincrement (id, name, email, subject, message, sent_at_ms, is_read, is_answered) SELECT id, name, email, subject, message, sent_at_ms, is_read, is_answered FROM contact_messages",
+            "DROP TABLE contact_messages",
+            "ALTER TABLE contact_messages_autoincrement RENAME TO contact_messages",
+            "CREATE INDEX contact_messages_email ON contact_messages (email)",
+            "CREATE INDEX contact_messages_sent ON contact_messages (sent_at_ms)",
+            """
+            CREATE TABLE users_autoincrement (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                email VARCHAR(254) NOT NULL UNIQUE,
+                name VARCHAR(200) NOT NULL,
+                active INTEGER NOT NULL DEFAULT 1,
+                registered_at_ms BIGINT NOT NULL
+            )
+            """,
+            "INSERT INTO users_autoincrement (id, email, name, active, registered_at_ms) SELECT id, email, name, active, registered_at_ms FROM users",
+            "DROP TABLE users",
+            "ALTER TABLE users_autoincrement RENAME TO users",
+            """
+            CREATE TABLE audit_events_autoincrement (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                time_ms BIGINT NOT NULL,
+                actor VARCHAR(254) NOT NULL,
+                actor_admin_id BIGINT,
+                action VARCHAR(128) NOT NULL,
+                target VARCHAR(255) NOT NULL,
+                peer_address VARCHAR(64) NOT NULL,
+                request_id VARCHAR(64) NOT NULL,
+                outcome VARCHAR(32) NOT NULL,
+                detail VARCHAR(1000) NOT NULL
+            )
+            """,
+            "INSERT INTO audit_events_autoincrement (id, time_ms, actor, actor_admin_id, action, target, peer_address, request_id, outcome, detail) SELECT id, time_ms, actor, actor_admin_id, action, target, peer_address, request_id, outcome, detail FROM audit_events",
+            "DROP TABLE audit_events",
+            "ALTER TABLE audit_events_autoincrement RENAME TO audit_events",
+            "CREATE INDEX audit_events_time ON audit_events (time_ms)",
+            "CREATE INDEX audit_events_actor ON audit_events (actor, id)",
+            "CREATE INDEX audit_events_action ON audit_events (action, id)",
+            // The copies left each sequence at its table's largest id; replace them with the
+            // larger of that and the audit log's.
+            "DELETE FROM sqlite_sequence",
+            """
+            INSERT INTO sqlite_sequence (name, seq) SELECT 'administrators', MAX(
+                COALESCE((SELECT MAX(id) FROM administrators), 0),
+                COALESCE((SELECT MAX(CAST(SUBSTR(target, 7) AS INTEGER)) FROM audit_events WHERE target LIKE 'admin:%' AND outcome = 'OK'), 0)
+            )
+            """,
+            """
+            INSERT INTO sqlite_sequence (name, seq) SELECT 'admin_sessions', MAX(
+                COALESCE((SELECT MAX(id) FROM admin_sessions), 0),
+                COALESCE((SELECT MAX(CAST(SUBSTR(target, 9) AS INTEGER)) FROM audit_events WHERE target LIKE 'session:%' AND outcome = 'OK'), 0)
+            )
+            """,
+            """
+            INSERT INTO sqlite_sequence (name, seq) SELECT 'contact_messages', MAX(
+                COALESCE((SELECT MAX(id) FROM contact_messages), 0),
+                COALESCE((SELECT MAX(CAST(SUBSTR(target, 9) AS INTEGER)) FROM audit_events WHERE target LIKE 'message:%' AND outcome = 'OK'), 0)
+            )
+            """,
+            """
+            INSERT INTO sqlite_sequence (name, seq) SELECT 'users', MAX(
+                COALESCE((SELECT MAX(id) FROM users), 0),
+                COALESCE((SELECT MAX(CAST(SUBSTR(target, 6) AS INTEGER)) FROM audit_events WHERE target LIKE 'user:%' AND outcome = 'OK'), 0)
+            )
+            """,
+            "INSERT INTO sqlite_sequence (name, seq) SELECT 'audit_events', COALESCE((SELECT MAX(id) FROM audit_events), 0)",
+        ], rebuildsTables: true),
     ]
 
-    /// Applies every migration newer than the database's version; returns those applied.
-    static func apply(to connection: SQLiteConnection) throws(StoreError) -> [Migration] {
+    /// Applies every migration newer than the database's version (up to `last`, which tests use
+    /// to build a database of an older schema); returns those applied.
+    static func apply(to connection: SQLiteConnection, through last: Int64? = nil) throws(StoreError) -> [Migration] {
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version BIGINT PRIMARY KEY,
@@ -106,19 +276,61 @@ enum Migrations {
             )
         }
         var applied: [Migration] = []
-        for migration in self.all where migration.version > current {
-            try connection.transaction { () throws(StoreError) in
-                for statement in migration.statements {
-                    try connection.execute(statement)
+        for migration in self.all where migration.version > current && migration.version <= (last ?? newest) {
+            if migration.rebuildsTables {
+                try self.withoutForeignKeys(connection) { () throws(StoreError) in
+                    try self.run(migration, on: connection)
                 }
-                try connection.run(
-                    "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
-                    [.integer(migration.version), .text(migration.name), .integer(StoreClock.nowMilliseconds())]
-                )
+            } else {
+                try self.run(migration, on: connection)
             }
             applied.append(migration)
         }
         return applied
+    }
+
+    /// One migration in one transaction, recorded in `schema_migrations`.
+    private static func run(_ migration: Migration, on connection: SQLiteConnection) throws(StoreError) {
+        try connection.transaction { () throws(StoreError) in
+            for statement in migration.statements {
+                try connection.execute(statement)
+            }
+            if migration.rebuildsTables {
+                // Enforcement is off, so a copy that broke a reference would go unnoticed:
+                // check every one before committing.
+                let violations = try connection.query("PRAGMA foreign_key_check")
+                guard violations.isEmpty else {
+                    let first = violations[0]
+                    throw .internalError(
+                        "migration \(migration.version) would leave \(violations.count) broken references "
+                            + "(first: \(first.string(0)) row \(first.string(1)) → \(first.string(2)))"
+                    )
+                }
+            }
+            try connection.run(
+                "INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (?, ?, ?)",
+                [.integer(migration.version), .text(migration.name), .integer(StoreClock.nowMilliseconds())]
+            )
+        }
+    }
+
+    /// Runs `body` with foreign keys off, turning them on again however it ends. The pragma is
+    /// a no-op inside a transaction, which is why it wraps the migration's transaction rather
+    /// than being one of its statements.
+    private static func withoutForeignKeys(_ connection: SQLiteConnection, _ body: () throws(StoreError) -> Void) throws(StoreError) {
+        try connection.execute("PRAGMA foreign_keys = OFF")
+        let failure: StoreError?
+        do {
+            try body()
+            failure = nil
+        } catch {
+            failure = error
+        }
+        try connection.execute("PRAGMA foreign_keys = ON")
+        guard try connection.query("PRAGMA foreign_keys").first?.int64(0) == 1 else {
+            throw .unavailable("could not turn foreign keys back on after migrating \(connection.path)")
+        }
+        if let failure { throw failure }
     }
 }
 

@@ -6,11 +6,13 @@ import OvaServer
 import OvaServices
 
 /// `ova-server admin ...`: account tasks run against the database directly, for when no
-/// administrator can log in (the first superadmin, a forgotten password).
+/// administrator can log in (the first superadmin, a forgotten password). They are audited
+/// like the RPCs, with the actor `cli`.
 struct AdminCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
         abstract: "Manage administrator accounts directly in the database.",
+        discussion: "Each command is recorded in the audit log (admins.create, admins.reset_password) with the actor cli.",
         subcommands: [CreateAdmin.self, ResetAdminPassword.self]
     )
 }
@@ -41,8 +43,13 @@ struct AdminAccountOptions: ParsableArguments {
         """
 
     /// Loads the configuration, reads the password, opens the accounts, runs `body` and closes
-    /// them; a refusal is printed with its status and turned into a sysexits code.
-    func withAccounts(_ body: (ServerConfiguration, AccountServices, String) async throws -> Void) async throws {
+    /// them; a refusal is printed with its status and turned into a sysexits code. `body`'s
+    /// outcome is recorded in the audit log as `action` by the `cli` actor, its target being
+    /// what `body` returns (the email tried when it fails).
+    func withAccounts(
+        audited action: AuditAction,
+        _ body: (ServerConfiguration, AccountServices, String) async throws -> String
+    ) async throws {
         var overrides: [String: String] = [:]
         overrides["OVA_DATA_DIR"] = self.dataDir
         let environment: ProcessEnvironment
@@ -63,8 +70,11 @@ struct AdminAccountOptions: ParsableArguments {
             throw ExitCode(64)
         }
         let accounts = try await AccountServices.open(configuration: configuration, logger: logger)
+        let audit = CommandLineAudit(repository: accounts.store.audit, logger: logger)
         do {
-            try await body(configuration, accounts, password)
+            _ = try await audit.run(action, failedTarget: "email:\(self.email)", target: { $0 }) {
+                try await body(configuration, accounts, password)
+            }
             await accounts.close()
         } catch {
             await accounts.close()
@@ -99,12 +109,13 @@ struct CreateAdmin: AsyncParsableCommand {
     var superadmin = true
 
     func run() async throws {
-        try await self.account.withAccounts { configuration, accounts, password in
+        try await self.account.withAccounts(audited: .adminsCreate) { configuration, accounts, password in
             let admin = try await AdminsServiceHandler.createAdmin(
                 name: self.name, email: self.account.email, password: password, superadmin: self.superadmin,
                 authenticator: accounts.authenticator
             )
             print("created \(admin.superadmin ? "superadmin" : "administrator") \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath)")
+            return "admin:\(admin.id)"
         }
     }
 }
@@ -124,12 +135,13 @@ struct ResetAdminPassword: AsyncParsableCommand {
     @OptionGroup var account: AdminAccountOptions
 
     func run() async throws {
-        try await self.account.withAccounts { configuration, accounts, password in
+        try await self.account.withAccounts(audited: .adminsResetPassword) { configuration, accounts, password in
             let (admin, revoked) = try await AdminsServiceHandler.resetPassword(
                 email: self.account.email, password: password, authenticator: accounts.authenticator
             )
             let inactive = admin.active ? "" : " (the account is inactive: a superadmin can reactivate it with Admins/SetAdminActive)"
             print("reset the password of \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath); ended \(revoked) session(s)\(inactive)")
+            return "admin:\(admin.id)"
         }
     }
 }

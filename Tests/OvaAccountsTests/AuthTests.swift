@@ -1,6 +1,7 @@
 import OvaTestServer
 import Crypto
 import Foundation
+import Logging
 import OvaAuth
 import OvaProto
 import OvaRPC
@@ -241,6 +242,40 @@ struct AuthTests {
             #expect(try await login(channel, "staff@example.com", "Brand-new-pass-77").admin?.id == staff.admin.id)
             // The root's own session is untouched.
             #expect(try await auth.whoAmI(WhoAmIRequest(), options: root).admin?.email == AccountsServer.rootEmail)
+        }
+    }
+
+    @Test("ova-server admin create and reset-password are audited with the actor cli, failures included")
+    func commandLineAudit() async throws {
+        try await withAccountsServer { server, channel in
+            let authenticator = server.running.accounts.authenticator
+            let audit = CommandLineAudit(repository: server.store.audit, logger: Logger(label: "test"))
+            let created = try await audit.run(.adminsCreate, failedTarget: "email:cli@example.com", target: { "admin:\($0.id)" }) {
+                try await AdminsServiceHandler.createAdmin(
+                    name: "From CLI", email: "cli@example.com", password: "Quiet-river-2026", superadmin: false, authenticator: authenticator
+                )
+            }
+            let missing = await rpcError {
+                try await audit.run(.adminsResetPassword, failedTarget: "email:nobody@example.com", target: { "admin:\($0.admin.id)" }) {
+                    try await AdminsServiceHandler.resetPassword(email: "nobody@example.com", password: "Brand-new-pass-77", authenticator: authenticator)
+                }
+            }
+            #expect(missing?.code == .notFound)
+            _ = try await audit.run(.adminsResetPassword, failedTarget: "email:cli@example.com", target: { "admin:\($0.admin.id)" }) {
+                try await AdminsServiceHandler.resetPassword(email: "cli@example.com", password: "Brand-new-pass-77", authenticator: authenticator)
+            }
+
+            let root = try await rootOptions(channel)
+            var filter = ListAuditEventsRequest()
+            filter.actor = "cli"
+            let events = try await AuditClient(channel: channel).listAuditEvents(filter, options: root).events
+            #expect(events.reversed().map { "\($0.action) \($0.target) \($0.outcome)" } == [
+                "admins.create admin:\(created.id) OK",
+                "admins.reset_password email:nobody@example.com NOT_FOUND",
+                "admins.reset_password admin:\(created.id) OK",
+            ])
+            #expect(events.allSatisfy { $0.peerAddress == "local" && $0.actorAdminId == 0 })
+            #expect(events.first { $0.outcome == "NOT_FOUND" }?.detail.contains("nobody@example.com") == true)
         }
     }
 

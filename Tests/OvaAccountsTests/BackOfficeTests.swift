@@ -259,22 +259,28 @@ struct BackOfficeTests {
             let all = try await audit.listAuditEvents(ListAuditEventsRequest(), options: root).events
             let summary = all.reversed().map { "\($0.action) \($0.actor) \($0.outcome)" }
             #expect(summary == [
-                "ova.v1.Auth/Login root@example.com UNAUTHENTICATED",
-                "ova.v1.Auth/Login root@example.com OK",
-                "ova.v1.Admins/CreateAdmin root@example.com OK",
-                "ova.v1.Auth/Login staff@example.com OK",
-                "ova.v1.Audit/ListAuditEvents staff@example.com PERMISSION_DENIED",
+                "auth.login anonymous UNAUTHENTICATED",
+                "auth.login root@example.com OK",
+                "admins.create root@example.com OK",
+                "auth.login staff@example.com OK",
+                "audit.list staff@example.com PERMISSION_DENIED",
             ])
-            let create = try #require(all.first { $0.action == "ova.v1.Admins/CreateAdmin" })
+            let create = try #require(all.first { $0.action == "admins.create" })
             #expect(create.target == "admin:\(staff.admin.id)")
             #expect(create.peerAddress.hasPrefix("127.0.0.1:"))
             #expect(!create.requestId.isEmpty)
             #expect(all.first { $0.outcome == "UNAUTHENTICATED" }?.actorAdminId == 0)
 
             var filter = ListAuditEventsRequest()
-            filter.action = "ova.v1.Auth/Login"
+            filter.action = "auth.login"
+            #expect(try await audit.listAuditEvents(filter, options: root).events.map(\.outcome) == ["OK", "OK", "UNAUTHENTICATED"])
             filter.actor = "root@example.com"
-            #expect(try await audit.listAuditEvents(filter, options: root).events.map(\.outcome) == ["OK", "UNAUTHENTICATED"])
+            #expect(try await audit.listAuditEvents(filter, options: root).events.map(\.outcome) == ["OK"])
+            filter.actor = "anonymous"
+            #expect(try await audit.listAuditEvents(filter, options: root).events.map(\.target) == ["email:root@example.com"])
+            filter.actor = ""
+            filter.action = "ova.v1.Auth/Login"
+            #expect(try await audit.listAuditEvents(filter, options: root).events.isEmpty)
             var page = PageRequest()
             page.pageSize = 2
             var paged = ListAuditEventsRequest()

@@ -2,6 +2,7 @@ import OvaTestServer
 import Foundation
 import OvaProto
 import OvaRPC
+import OvaServices
 import OvaStore
 import OvaTestSupport
 import Testing
@@ -86,7 +87,7 @@ struct DurabilityTests {
             #expect(try await UsersClient(channel: channel).listUsers(ListUsersRequest(), options: options).users.map(\.email) == ["persisted@example.com"])
             #expect(try await MessagesClient(channel: channel).listMessages(ListMessagesRequest(), options: options).messages.map(\.subject) == ["Still here?"])
             let actions = try await AuditClient(channel: channel).listAuditEvents(ListAuditEventsRequest(), options: options).events.map(\.action)
-            #expect(actions.contains("ova.v1.Users/RegisterUser"))
+            #expect(actions.contains("users.register"))
         }
     }
 
@@ -196,33 +197,59 @@ struct DurabilityTests {
             _ = try await admins.deleteAdmin(deleteAdmin, options: root)
 
             let events = try await server.store.audit.list(AuditFilter(), page: PageQuery(pageSize: 100, pageToken: ""))
-            let trail = events.items.reversed().map { "\($0.action.replacingOccurrences(of: "ova.v1.", with: "")) \($0.actor) \($0.outcome)" }
+            let trail = events.items.reversed().map { "\($0.action) \($0.actor) \($0.outcome)" }
             #expect(trail == [
-                "Auth/Login root@example.com UNAUTHENTICATED",
-                "Auth/Login root@example.com OK",
-                "Admins/CreateAdmin root@example.com OK",
-                "Auth/Login staff@example.com OK",
-                "Admins/UpdateAdmin root@example.com OK",
-                "Admins/SetAdminActive root@example.com OK",
-                "Users/RegisterUser anonymous OK",
-                "Users/UpdateUser staff@example.com OK",
-                "Users/DeactivateUser staff@example.com OK",
-                "Users/DeleteUser staff@example.com OK",
-                "Messages/SendMessage writer@example.com OK",
-                "Messages/MarkMessage staff@example.com OK",
-                "Messages/ExportMessages staff@example.com OK",
-                "Messages/DeleteMessage staff@example.com OK",
-                "Messages/SendMessage writer@example.com OK",
-                "Contacts/DeleteContact staff@example.com OK",
-                "Auth/ChangePassword staff@example.com OK",
-                "Auth/RevokeAllSessions staff@example.com OK",
-                "Auth/Refresh staff@example.com OK",
-                "Auth/Logout staff@example.com OK",
-                "Admins/DeleteAdmin root@example.com OK",
+                "auth.login anonymous UNAUTHENTICATED",
+                "auth.login root@example.com OK",
+                "admins.create root@example.com OK",
+                "auth.login staff@example.com OK",
+                "admins.update root@example.com OK",
+                "admins.set_active root@example.com OK",
+                "users.register anonymous OK",
+                "users.update staff@example.com OK",
+                "users.deactivate staff@example.com OK",
+                "users.delete staff@example.com OK",
+                "messages.send anonymous OK",
+                "messages.mark staff@example.com OK",
+                "messages.export staff@example.com OK",
+                "messages.delete staff@example.com OK",
+                "messages.send anonymous OK",
+                "contacts.delete staff@example.com OK",
+                "auth.change_password staff@example.com OK",
+                "auth.revoke_all_sessions staff@example.com OK",
+                "auth.refresh staff@example.com OK",
+                "auth.logout staff@example.com OK",
+                "admins.delete root@example.com OK",
             ])
             #expect(events.items.allSatisfy { !$0.requestID.isEmpty && $0.peerAddress.hasPrefix("127.0.0.1:") })
-            #expect(events.items.first { $0.action.hasSuffix("DeleteAdmin") }?.target == "admin:\(staff.admin.id)")
-            #expect(events.items.first { $0.action.hasSuffix("DeleteUser") }?.target == "user:\(user.id)")
+            #expect(events.items.first { $0.action == "admins.delete" }?.target == "admin:\(staff.admin.id)")
+            #expect(events.items.first { $0.action == "users.delete" }?.target == "user:\(user.id)")
+            #expect(events.items.last?.target == "email:\(AccountsServer.rootEmail)")
+
+            // Every name recorded is one the vocabulary (and audit.proto) documents, and a filter
+            // by it over the RPC returns exactly its events.
+            let documented = Set(AuditAction.allCases.map(\.rawValue))
+            let audit = AuditClient(channel: channel)
+            for action in Set(events.items.map(\.action)).sorted() {
+                #expect(documented.contains(action), "\(action) is not in AuditAction")
+                var filter = ListAuditEventsRequest()
+                filter.action = action
+                let found = try await audit.listAuditEvents(filter, options: root).events
+                #expect(found.count == events.items.filter { $0.action == action }.count, "filter \(action)")
+                #expect(found.allSatisfy { $0.action == action }, "filter \(action)")
+            }
+            var failedLogins = ListAuditEventsRequest()
+            failedLogins.action = "auth.login"
+            failedLogins.actor = "anonymous"
+            let failed = try await audit.listAuditEvents(failedLogins, options: root).events
+            #expect(failed.map(\.outcome) == ["UNAUTHENTICATED"])
+            #expect(failed.first?.target == "email:\(AccountsServer.rootEmail)")
+            // The RPC paths the log used to record match nothing.
+            for old in ["ova.v1.Auth/Login", "ova.v1.Auth/Logout", "ova.v1.Admins/CreateAdmin", "ova.v1.Users/DeleteUser"] {
+                var filter = ListAuditEventsRequest()
+                filter.action = old
+                #expect(try await audit.listAuditEvents(filter, options: root).events.isEmpty, "filter \(old)")
+            }
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import OvaTestServer
 import OvaProto
 import OvaRPC
@@ -31,6 +32,50 @@ struct PolicyTests {
         // A method nobody classified is protected by default.
         let unknown = MethodDescriptor(service: "ova.v1.Future", name: "Thing", kind: .unary, inputType: "x", outputType: "y")
         #expect(policy.level(for: unknown) == .admin)
+    }
+
+    @Test("the audit vocabulary: every name audit.proto lists is in AuditAction and back, and each names its RPC")
+    func auditVocabulary() throws {
+        let proto = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("proto/ova/v1/audit.proto")
+        let text = try String(contentsOf: proto, encoding: .utf8)
+        // The comment block above `string action = 5;`.
+        let lines = text.components(separatedBy: "\n")
+        let actionLine = try #require(lines.firstIndex { $0.contains("string action = 5;") })
+        var comment: [String] = []
+        for line in lines[..<actionLine].reversed() {
+            guard line.trimmingCharacters(in: .whitespaces).hasPrefix("//") else { break }
+            comment.append(line)
+        }
+        // Names are `word.word_word`; a sentence's final period is not part of one.
+        let documented = Set(comment.joined(separator: " ").split { !($0.isLetter || $0 == "_" || $0 == ".") }.map {
+            String($0.hasSuffix(".") ? $0.dropLast() : $0)
+        }.filter { token in
+            let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy { $0 == "_" || ("a"..."z").contains($0) } }
+        })
+        let table = Set(AuditAction.allCases.map(\.rawValue))
+        // "service.verb" describes the shape; status.reset_circuit_breaker is the example of a derived name.
+        #expect(documented.subtracting(["service.verb", "status.reset_circuit_breaker"]) == table)
+
+        for action in AuditAction.allCases {
+            if let method = action.method {
+                #expect(AuditAction(method: method) == action)
+                #expect(AuditAction.name(for: method) == action.rawValue)
+                // The service part is the RPC's service.
+                #expect(action.rawValue.hasPrefix(method.service.dropFirst("ova.v1.".count).lowercased() + "."))
+            }
+        }
+        #expect(AuditAction.adminsResetPassword.method == nil)
+        // A refusal can come from any method of a superadmin service: each has a table name.
+        let policy = AccessPolicy.ova
+        for method in OvaSchema.services.flatMap(\.methods) where policy.level(for: method) == .superadmin {
+            #expect(AuditAction(method: method) != nil, "\(method.path)")
+        }
+        #expect(AuditAction.recordedMethodPaths.contains(AuthService.Method.login.path))
+        #expect(!AuditAction.recordedMethodPaths.contains(AdminsService.Method.listAdmins.path))
+        #expect(AuditAction.name(for: StatusService.Method.resetCircuitBreaker) == "status.reset_circuit_breaker")
+        #expect(AuditAction.name(for: AuthService.Method.whoAmI) == "auth.who_am_i")
     }
 
     @Test("email syntax")

@@ -189,6 +189,41 @@ struct ResilientExecutorTests {
         #expect(Outcome(await task.result) == .timedOut(attempts: 2))
     }
 
+    @Test("hung attempts are cut at the attempt timeout and retried; the last gets what remains of the budget")
+    func attemptsFitTheBudget() async {
+        let executor = self.makeExecutor(jitter: 0) {
+            $0.overallTimeout = .seconds(25)
+            $0.attemptTimeout = .seconds(10)
+            $0.retry.maxRetries = 10
+        }
+        let hanger = self.hanger
+        let t0 = self.clock.now
+        let task = self.launch(executor) { _ in try await hanger.hang() }
+        await self.expectSleep(until: t0 + .seconds(10))
+        await self.expectSleep(until: t0 + .seconds(20))
+        // 5 s remain: the third attempt gets those, not 10, and no fourth starts.
+        await self.expectSleep(until: t0 + .seconds(25))
+        let result = await task.result
+        #expect(Outcome(result) == .timedOut(attempts: 3))
+        #expect(self.attempts.all == [1, 2, 3])
+        #expect(self.clock.now == t0 + .seconds(25))
+        #expect(executor.snapshot.breaker.failuresTotal == 3)
+        guard case .failure(let error as ResilienceError) = result else {
+            Issue.record("expected a ResilienceError, got \(result)")
+            return
+        }
+        #expect(error.description == "the provider did not answer in time (3 attempts)")
+    }
+
+    @Test("one wording for running out of time, singular and plural right")
+    func timeoutWording() {
+        #expect(ResilienceError.timedOut(attempts: 1).description == "the provider did not answer in time (1 attempt)")
+        #expect(ResilienceError.timedOut(attempts: 2).description == "the provider did not answer in time (2 attempts)")
+        #expect(ResilienceError.notAnsweredInTime("the chat provider", attempts: 3) == "the chat provider did not answer in time (3 attempts)")
+        #expect(ResilienceError.timedOut(attempts: 0).description.hasPrefix("the provider did not answer in time (no attempt could start"))
+        #expect(ResilienceError.retriesExhausted(attempts: 1, last: ProviderError(503)).description == "failed after 1 attempt: HTTP 503")
+    }
+
     @Test("a caller's deadline sooner than the overall timeout wins")
     func callerDeadlineBoundsAttempt() async {
         let executor = self.makeExecutor()

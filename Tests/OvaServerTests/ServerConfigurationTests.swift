@@ -126,7 +126,7 @@ struct ServerConfigurationTests {
             "OVA_DB_PATH", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "OVA_PUBLIC_RATE_PER_MINUTE",
             "HF_API_KEY", "OVA_HF_BASE_URL", "HF_MODELO_STT", "HF_MODELO_TTS", "HF_MODELO_IMG", "HF_MODELO_CAPTION",
             "HF_MODELO_SIGN", "OVA_LLM_BASE_URL", "OVA_LLM_API_KEY", "HF_MODELO_LLM", "OVA_PROVIDER_TIMEOUT_SECONDS",
-            "OVA_PROVIDER_RETRIES",
+            "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS", "OVA_PROVIDER_RETRIES",
         ])
     }
 
@@ -313,6 +313,22 @@ struct ServerConfigurationTests {
         #expect((try? load([:]))?.accessTokenExpireMinutes == 30)
     }
 
+    @Test("the provider attempt timeout: auto is a third of the overall one; a set one may not exceed it")
+    func providerAttemptTimeout() throws {
+        #expect(try load([:]).effectiveProviderAttemptTimeoutSeconds == 20)
+        let set = try load(["OVA_PROVIDER_TIMEOUT_SECONDS": "30", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "10s"])
+        #expect(set.providerAttemptTimeoutSeconds == 10)
+        #expect(set.effectiveProviderAttemptTimeoutSeconds == 10)
+        #expect(set.redactedSummary().first { $0.key == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS" }?.value == "10")
+        #expect(try load(["OVA_PROVIDER_TIMEOUT_SECONDS": "30", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "30"]).effectiveProviderAttemptTimeoutSeconds == 30)
+        #expect(try load(["OVA_PROVIDER_TIMEOUT_SECONDS": "3", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "AUTO"]).effectiveProviderAttemptTimeoutSeconds == 1)
+        let tooLong = loadError(["OVA_PROVIDER_TIMEOUT_SECONDS": "10", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "20"])
+        #expect(tooLong?.variable == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS")
+        #expect(tooLong?.message.contains("must not exceed the overall timeout (OVA_PROVIDER_TIMEOUT_SECONDS=10)") == true)
+        #expect(loadError(["OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "0.5"])?.variable == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS")
+        #expect(loadError(["OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "soon"])?.variable == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS")
+    }
+
     @Test func providerSettings() throws {
         let config = try load([
             "HF_TOKEN": "hf_secret_value",
@@ -331,6 +347,9 @@ struct ServerConfigurationTests {
         #expect(config.effectiveLLMBaseURL == "https://router.huggingface.co/v1")
         #expect(config.llmModel == "mistralai/Mistral-7B-Instruct-v0.3")
         #expect(config.providerTimeoutSeconds == 15)
+        #expect(config.providerAttemptTimeoutSeconds == nil)
+        #expect(config.effectiveProviderAttemptTimeoutSeconds == 5)
+        #expect(config.redactedSummary().first { $0.key == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS" }?.value == "auto (5)")
         #expect(config.providerRetries == 0)
         #expect(config.redactedSummary().first { $0.key == "HF_API_KEY" }?.value == "set")
         #expect(!config.redactedSummary().contains { $0.value.contains("hf_secret_value") })

@@ -21,6 +21,33 @@ func withStore<T>(_ body: (Store, String) async throws -> T) async throws -> T {
     }
 }
 
+/// A database file whose schema stops at `version`, filled by `seed` through a bare connection
+/// (as an older ova-server left it), then opened by ``Store/open(_:logger:)``, which migrates it.
+func withMigratedStore<T>(
+    from version: Int64,
+    seed: (SQLiteConnection) throws -> Void,
+    _ body: (Store) async throws -> T
+) async throws -> T {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-store-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let path = directory.appendingPathComponent("ova.sqlite3").path
+    do {
+        let connection = try SQLiteConnection(path: path)
+        _ = try Migrations.apply(to: connection, through: version)
+        try seed(connection)
+    }  // The connection closes here, as the old server's would have.
+    let store = try await Store.open(.file(path), logger: Logger(label: "test"))
+    do {
+        let result = try await body(store)
+        await store.database.close()
+        return result
+    } catch {
+        await store.database.close()
+        throw error
+    }
+}
+
 @Suite("Storage")
 struct StoreTests {
     @Test("migrations run once, are recorded, and WAL plus foreign keys are on")
@@ -345,10 +372,10 @@ struct AuditRepositoryTests {
         try await withStore { store, _ in
             let base: Int64 = 1_800_000_000_000
             let events = [
-                ("root@example.com", "/ova.v1.Auth/Login", base),
-                ("root@example.com", "/ova.v1.Admins/CreateAdmin", base + 1000),
-                ("ana@example.com", "/ova.v1.Auth/Login", base + 2000),
-                ("anonymous", "/ova.v1.Messages/SendMessage", base + 3000),
+                ("root@example.com", "auth.login", base),
+                ("root@example.com", "admins.create", base + 1000),
+                ("ana@example.com", "auth.login", base + 2000),
+                ("anonymous", "messages.send", base + 3000),
             ]
             for (actor, action, time) in events {
                 try await store.audit.append(AuditEventRecord(
@@ -361,10 +388,183 @@ struct AuditRepositoryTests {
             #expect(all.items.first?.actorAdminID == nil)
             #expect(all.items.first?.detail.count == 1000)
             #expect(try await store.audit.list(AuditFilter(actor: "root@example.com"), page: .first).totalSize == 2)
-            #expect(try await store.audit.list(AuditFilter(action: "/ova.v1.Auth/Login"), page: .first).items.map(\.actor)
+            #expect(try await store.audit.list(AuditFilter(action: "auth.login"), page: .first).items.map(\.actor)
                 == ["ana@example.com", "root@example.com"])
             let range = try await store.audit.list(AuditFilter(fromMilliseconds: base + 1000, toMilliseconds: base + 3000), page: .first)
             #expect(range.items.map(\.timeMilliseconds) == [base + 2000, base + 1000])
+        }
+    }
+
+    @Test("migration 2 gives rows written with RPC paths the documented names, anonymous failed logins and contact messages")
+    func oldActionNamesAreRewritten() async throws {
+        let rows: [(actor: String, adminID: Int64?, action: String, target: String, outcome: String)] = [
+            ("root@example.com", nil, "ova.v1.Auth/Login", "", "UNAUTHENTICATED"),
+            ("root@example.com", 1, "ova.v1.Auth/Login", "session:1", "OK"),
+            ("root@example.com", 1, "ova.v1.Admins/CreateAdmin", "admin:2", "OK"),
+            ("writer@example.com", nil, "ova.v1.Messages/SendMessage", "message:1", "OK"),
+            ("staff@example.com", 2, "ova.v1.Audit/ListAuditEvents", "", "PERMISSION_DENIED"),
+            ("staff@example.com", 2, "ova.v1.Auth/Logout", "session:2", "OK"),
+            ("anonymous", nil, "ova.v1.Users/RegisterUser", "user:1", "OK"),
+        ]
+        try await withMigratedStore(from: 1) { connection in
+            for (index, row) in rows.enumerated() {
+                try connection.run(
+                    """
+                    INSERT INTO audit_events (time_ms, actor, actor_admin_id, action, target, peer_address, request_id, outcome, detail)
+                    VALUES (?, ?, ?, ?, ?, '127.0.0.1:5000', 'r', ?, '')
+                    """,
+                    [.integer(Int64(index)), .text(row.actor), row.adminID.map(SQLValue.integer) ?? .null, .text(row.action), .text(row.target),
+                     .text(row.outcome)]
+                )
+            }
+        } _: { store in
+            let all = try await store.audit.list(AuditFilter(), page: .first).items.reversed()
+            #expect(all.map { "\($0.action) \($0.actor) \($0.target) \($0.outcome)" } == [
+                "auth.login anonymous email:root@example.com UNAUTHENTICATED",
+                "auth.login root@example.com session:1 OK",
+                "admins.create root@example.com admin:2 OK",
+                "messages.send anonymous message:1 OK",
+                "audit.list staff@example.com  PERMISSION_DENIED",
+                "auth.logout staff@example.com session:2 OK",
+                "users.register anonymous user:1 OK",
+            ])
+            #expect(try await store.audit.list(AuditFilter(action: "auth.login"), page: .first).totalSize == 2)
+            #expect(try await store.audit.list(AuditFilter(action: "ova.v1.Auth/Login"), page: .first).totalSize == 0)
+        }
+    }
+}
+
+@Suite("Ids are never reused")
+struct IdentityTests {
+    @Test("deleting the newest row and inserting again gives a new id, in every table")
+    func newIdAfterDelete() async throws {
+        try await withStore { store, _ in
+            let now = StoreClock.nowMilliseconds()
+            let root = try await store.admins.create(name: "Root", email: "root@example.com", passwordHash: "h", superadmin: true)
+            let ana = try await store.admins.create(name: "Ana", email: "ana@example.com", passwordHash: "h", superadmin: false)
+            try await store.admins.delete(id: ana.id)
+            let bea = try await store.admins.create(name: "Bea", email: "bea@example.com", passwordHash: "h", superadmin: false)
+            #expect(bea.id > ana.id)
+
+            let ended = try await store.sessions.create(
+                adminID: root.id, tokenID: "old", ipAddress: "", userAgent: "", startedAtMilliseconds: now - 10, expiresAtMilliseconds: now - 5
+            )
+            #expect(try await store.sessions.deleteEnded(before: now) == 1)
+            let session = try await store.sessions.create(
+                adminID: root.id, tokenID: "new", ipAddress: "", userAgent: "", startedAtMilliseconds: now, expiresAtMilliseconds: now + 60_000
+            )
+            #expect(session.id > ended.id)
+
+            let first = try await store.messages.create(name: "A", email: "a@example.com", subject: "s", message: "m")
+            try await store.messages.delete(id: first.id)
+            // Contacts have no table of their own: they are the senders of these messages.
+            #expect(try await store.messages.create(name: "A", email: "a@example.com", subject: "s", message: "m").id > first.id)
+
+            let user = try await store.users.register(email: "u@example.com", name: "U").user
+            try await store.users.delete(id: user.id)
+            #expect(try await store.users.register(email: "u@example.com", name: "U").user.id > user.id)
+
+            let event = AuditEventRecord(
+                timeMilliseconds: now, actor: "root@example.com", actorAdminID: root.id, action: "admins.create", target: "",
+                peerAddress: "", requestID: "", outcome: "OK", detail: ""
+            )
+            try await store.audit.append(event)
+            let appended = try #require(try await store.audit.list(AuditFilter(), page: .first).items.first)
+            // The log is append-only; only SQL run by hand can delete from it.
+            try await store.database.write { connection throws(StoreError) in
+                try connection.run("DELETE FROM audit_events WHERE id = ?", [.integer(appended.id)])
+            }
+            try await store.audit.append(event)
+            #expect(try #require(try await store.audit.list(AuditFilter(), page: .first).items.first).id > appended.id)
+        }
+    }
+
+    @Test("a database of the previous schema migrates with its rows, ids and foreign keys intact")
+    func migrationKeepsRowsIdsAndForeignKeys() async throws {
+        try await withMigratedStore(from: 2) { connection in
+            for statement in [
+                "INSERT INTO administrators VALUES (1, 'Root', 'root@example.com', 'h', 1, 1, 0, 0)",
+                "INSERT INTO administrators VALUES (5, 'Ana', 'ana@example.com', 'h', 0, 1, 0, 0)",
+                "INSERT INTO admin_sessions VALUES (3, 5, 'jti-3', '', '', 0, 9999999999999, 1, NULL)",
+                "INSERT INTO admin_sessions VALUES (4, 1, 'jti-4', '', '', 0, 9999999999999, 1, NULL)",
+                "INSERT INTO contact_messages VALUES (2, 'A', 'a@example.com', 's', 'm', 0, 0, 0)",
+                "INSERT INTO contact_messages VALUES (7, 'B', 'b@example.com', 's', 'm', 0, 1, 0)",
+                "INSERT INTO users VALUES (1, 'u1@example.com', 'U1', 1, 0)",
+                "INSERT INTO users VALUES (3, 'u3@example.com', 'U3', 1, 0)",
+                // Session 9 was purged, but the log still names it: it must not come back.
+                "INSERT INTO audit_events VALUES (1, 0, 'root@example.com', 1, 'auth.revoke_session', 'session:9', '', '', 'OK', '')",
+                // A refused call may name an id that never existed: it moves nothing.
+                "INSERT INTO audit_events VALUES (2, 0, 'root@example.com', 1, 'users.delete', 'user:9223372036854775807', '', '', 'NOT_FOUND', '')",
+                "INSERT INTO audit_events VALUES (3, 0, 'root@example.com', 1, 'messages.delete', 'message:6', '', '', 'OK', '')",
+            ] {
+                try connection.execute(statement)
+            }
+        } _: { store in
+            let schema = try await store.database.read { connection throws(StoreError) in
+                try connection.query("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name")
+                    .map { (type: $0.string(0), name: $0.string(1), sql: $0.string(2)) }
+            }
+            #expect(schema.filter { $0.type == "table" && $0.name != "schema_migrations" && $0.name != "sqlite_sequence" }
+                .map { "\($0.name) \($0.sql.contains("id INTEGER PRIMARY KEY AUTOINCREMENT"))" }
+                == ["admin_sessions true", "administrators true", "audit_events true", "contact_messages true", "users true"])
+            #expect(schema.filter { $0.type == "index" }.map(\.name) == [
+                "admin_sessions_admin", "audit_events_action", "audit_events_actor", "audit_events_time",
+                "contact_messages_email", "contact_messages_sent",
+            ])
+            #expect(!schema.contains { $0.name.hasSuffix("_autoincrement") || $0.sql.contains("_autoincrement") })
+
+            // The rows, with their ids.
+            #expect(try await store.admins.get(id: 5).email == "ana@example.com")
+            #expect(try await store.sessions.get(id: 3).adminID == 5)
+            #expect(try await store.sessions.get(id: 4).admin.email == "root@example.com")
+            #expect(try await store.messages.get(id: 7).read)
+            #expect(try await store.users.get(id: 3).email == "u3@example.com")
+            #expect(try await store.audit.list(AuditFilter(), page: .first).items.map(\.id) == [3, 2, 1])
+
+            // Foreign keys: on, consistent, enforced, and still cascading.
+            let (enabled, violations) = try await store.database.read { connection throws(StoreError) in
+                (try connection.query("PRAGMA foreign_keys").first?.int64(0), try connection.query("PRAGMA foreign_key_check").count)
+            }
+            #expect(enabled == 1)
+            #expect(violations == 0)
+            await #expect(throws: StoreError.self) {
+                _ = try await store.sessions.create(
+                    adminID: 99, tokenID: "orphan", ipAddress: "", userAgent: "", startedAtMilliseconds: 0, expiresAtMilliseconds: 1
+                )
+            }
+            try await store.admins.delete(id: 5)
+            await #expect(throws: StoreError.notFound) { _ = try await store.sessions.get(id: 3) }
+            #expect(try await store.sessions.get(id: 4).adminID == 1)
+
+            // New ids start above the largest row and above what successful audited calls named.
+            #expect(try await store.admins.create(name: "Cy", email: "cy@example.com", passwordHash: "h", superadmin: false).id == 6)
+            let session = try await store.sessions.create(
+                adminID: 1, tokenID: "jti-new", ipAddress: "", userAgent: "", startedAtMilliseconds: 0, expiresAtMilliseconds: 1
+            )
+            #expect(session.id == 10)
+            #expect(try await store.messages.create(name: "C", email: "c@example.com", subject: "s", message: "m").id == 8)
+            #expect(try await store.users.register(email: "u4@example.com", name: "U4").user.id == 4)
+            try await store.audit.append(AuditEventRecord(
+                timeMilliseconds: 0, actor: "cli", actorAdminID: nil, action: "admins.create", target: "admin:6",
+                peerAddress: "local", requestID: "", outcome: "OK", detail: ""
+            ))
+            #expect(try await store.audit.list(AuditFilter(), page: .first).items.first?.id == 4)
+        }
+    }
+
+    @Test("a fresh database is at the newest schema with AUTOINCREMENT ids and foreign keys on")
+    func freshDatabase() async throws {
+        try await withStore { store, _ in
+            let (tables, foreignKeys) = try await store.database.read { connection throws(StoreError) in
+                (
+                    try connection.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'").first?.int64(0),
+                    try connection.query("PRAGMA foreign_keys").first?.int64(0)
+                )
+            }
+            #expect(tables == 5)
+            #expect(foreignKeys == 1)
+            let root = try await store.admins.create(name: "Root", email: "root@example.com", passwordHash: "h", superadmin: true)
+            #expect(root.id == 1)
         }
     }
 }

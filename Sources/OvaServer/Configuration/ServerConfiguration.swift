@@ -83,6 +83,10 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var llmModel: String
     /// `OVA_PROVIDER_TIMEOUT_SECONDS`: overall time for one provider call, retries included.
     public var providerTimeoutSeconds: Double
+    /// `OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS`: the most one attempt of a provider call may take,
+    /// so a hung attempt is cut off and retried while the overall time lasts; nil (`auto`) means
+    /// a third of the overall time (see ``effectiveProviderAttemptTimeoutSeconds``).
+    public var providerAttemptTimeoutSeconds: Double?
     /// `OVA_PROVIDER_RETRIES`: retries after a retryable provider failure.
     public var providerRetries: Int
     /// Problems that are not errors but should be visible at startup (unknown `OVA_*`
@@ -126,6 +130,7 @@ public struct ServerConfiguration: Sendable, Equatable {
         llmAPIKey = nil
         llmModel = ""
         providerTimeoutSeconds = 0
+        providerAttemptTimeoutSeconds = nil
         providerRetries = 0
         warnings = []
     }
@@ -138,6 +143,12 @@ public struct ServerConfiguration: Sendable, Equatable {
     public var effectiveLLMBaseURL: String? {
         if !llmBaseURL.isEmpty { return llmBaseURL }
         return huggingFaceAPIKey == nil ? nil : "https://router.huggingface.co/v1"
+    }
+
+    /// ``providerAttemptTimeoutSeconds``, or for `auto` a third of the overall time (20 s of the
+    /// default 60), which leaves a hung first attempt time for two more.
+    public var effectiveProviderAttemptTimeoutSeconds: Double {
+        providerAttemptTimeoutSeconds ?? providerTimeoutSeconds / 3
     }
 
     /// ``databasePath``, or `ova.sqlite3` in the data directory when unset.
@@ -220,6 +231,14 @@ public struct ServerConfiguration: Sendable, Equatable {
             )
         default:
             break
+        }
+        if let attempt = providerAttemptTimeoutSeconds, attempt > providerTimeoutSeconds {
+            throw .inconsistent(
+                variable: "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS",
+                reason: "the attempt timeout (OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS=\(Self.formatSeconds(attempt))) "
+                    + "must not exceed the overall timeout (OVA_PROVIDER_TIMEOUT_SECONDS=\(Self.formatSeconds(providerTimeoutSeconds))): "
+                    + "lower the first or raise the second"
+            )
         }
         if environment == .production {
             guard let secret = jwtSecret else {
@@ -617,6 +636,19 @@ extension ServerConfiguration {
             display: { formatSeconds($0.providerTimeoutSeconds) }
         ) { config, value, variable, _ throws(ConfigurationError) in
             config.providerTimeoutSeconds = try parseSeconds(value, variable: variable, range: 1...600)
+        },
+        Setting(
+            "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS", default: "auto",
+            help: "The most one attempt of a remote provider call may take: 1-600 and at most OVA_PROVIDER_TIMEOUT_SECONDS, "
+                + "or auto for a third of it (20 s of 60). A hung attempt is cut off and retried while the overall time lasts.",
+            display: { config in
+                config.providerAttemptTimeoutSeconds == nil
+                    ? "auto (\(formatSeconds(config.effectiveProviderAttemptTimeoutSeconds)))"
+                    : formatSeconds(config.effectiveProviderAttemptTimeoutSeconds)
+            }
+        ) { config, value, variable, _ throws(ConfigurationError) in
+            config.providerAttemptTimeoutSeconds = normalized(value) == "auto"
+                ? nil : try parseSeconds(value, variable: variable, range: 1...600)
         },
         Setting(
             "OVA_PROVIDER_RETRIES", default: "3",

@@ -37,12 +37,9 @@ public struct MultimodalServices: Sendable {
                 model: configuration.llmModel
             )
         }
-        var policy = ResiliencePolicy()
-        policy.overallTimeout = .milliseconds(Int64(configuration.providerTimeoutSeconds * 1000))
-        policy.attemptTimeout = min(policy.attemptTimeout, policy.overallTimeout)
-        policy.retry.maxRetries = configuration.providerRetries
         let providers = RemoteProviders(
-            huggingFace: huggingFace, chat: chat, policy: policy, http: CurlHTTPClient(logger: logger), logger: logger
+            huggingFace: huggingFace, chat: chat, policy: Self.resiliencePolicy(for: configuration),
+            http: CurlHTTPClient(logger: logger), logger: logger
         )
 
         var recognizer: PocketSphinxRecognizer?
@@ -71,6 +68,19 @@ public struct MultimodalServices: Sendable {
             chat: RemoteChatBackend(providers: providers),
             vision: RemoteVisionBackend(providers: providers)
         )
+    }
+
+    /// Every provider's timeouts and retries, from the `OVA_PROVIDER_*` settings.
+    static func resiliencePolicy(for configuration: ServerConfiguration) -> ResiliencePolicy {
+        var policy = ResiliencePolicy()
+        policy.overallTimeout = .milliseconds(Int64(configuration.providerTimeoutSeconds * 1000))
+        // The configuration guarantees attempt <= overall; min() keeps the executor's
+        // precondition for a configuration built some other way.
+        policy.attemptTimeout = min(
+            .milliseconds(Int64(configuration.effectiveProviderAttemptTimeoutSeconds * 1000)), policy.overallTimeout
+        )
+        policy.retry.maxRetries = configuration.providerRetries
+        return policy
     }
 
     func register(into router: inout RPCRouter, configuration: ServerConfiguration, accounts: AccountServices) {

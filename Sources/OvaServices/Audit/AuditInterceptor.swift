@@ -4,8 +4,8 @@ import OvaRPC
 import OvaStore
 import Synchronization
 
-/// What a handler adds to its call's audit record: the target it touched, and for Login the
-/// account it was about (the caller is not authenticated yet).
+/// What a handler adds to its call's audit record: the target it touched, and for a successful
+/// Login the account that logged in (the caller was not authenticated when the call began).
 public final class AuditNote: Sendable {
     private struct Fields {
         var actor: String?
@@ -45,8 +45,9 @@ extension ServerContext {
 }
 
 /// Writes one audit record per audited call once it has ended: who (the authenticated admin,
-/// or the account a login was for, or `anonymous`), what (the method), on what (the
-/// handler's note), from where, the request id, and the outcome (the status code).
+/// the account a successful login was for, or ``AuditActor/anonymous``), what (the call's
+/// ``AuditAction``), on what (the handler's note), from where, the request id, and the outcome
+/// (the status code).
 ///
 /// Audited: every method that changes state or reveals bulk data (exports), every login
 /// attempt, and any call refused with PERMISSION_DENIED. Plain reads are not, so the log
@@ -60,7 +61,7 @@ public struct AuditInterceptor: ServerInterceptor {
 
     public init(
         repository: AuditRepository,
-        auditedMethods: Set<String> = Self.ovaAuditedMethods,
+        auditedMethods: Set<String> = AuditAction.recordedMethodPaths,
         unauditedServices: Set<String> = [EchoService.descriptor.name, HealthService.descriptor.name, ReflectionService.descriptor.name],
         logger: Logger
     ) {
@@ -69,18 +70,6 @@ public struct AuditInterceptor: ServerInterceptor {
         self.unauditedServices = unauditedServices
         self.logger = logger
     }
-
-    public static let ovaAuditedMethods: Set<String> = Set([
-        AuthService.Method.login, AuthService.Method.logout, AuthService.Method.refresh,
-        AuthService.Method.revokeSession, AuthService.Method.revokeAllSessions, AuthService.Method.changePassword,
-        AdminsService.Method.createAdmin, AdminsService.Method.updateAdmin, AdminsService.Method.setAdminActive,
-        AdminsService.Method.deleteAdmin,
-        UsersService.Method.registerUser, UsersService.Method.updateUser, UsersService.Method.deactivateUser,
-        UsersService.Method.deleteUser,
-        MessagesService.Method.sendMessage, MessagesService.Method.markMessage, MessagesService.Method.deleteMessage,
-        MessagesService.Method.exportMessages,
-        ContactsService.Method.deleteContact,
-    ].map(\.path))
 
     public func applies(to method: MethodDescriptor) -> Bool {
         !self.unauditedServices.contains(method.service)
@@ -116,9 +105,9 @@ public struct AuditInterceptor: ServerInterceptor {
         let caller = context.authenticatedAdmin
         let event = AuditEventRecord(
             timeMilliseconds: StoreClock.nowMilliseconds(),
-            actor: caller?.admin.email ?? note.actor ?? "anonymous",
+            actor: caller?.admin.email ?? note.actor ?? AuditActor.anonymous,
             actorAdminID: caller?.admin.id ?? note.actorAdminID,
-            action: context.method.path,
+            action: AuditAction.name(for: context.method),
             target: note.target,
             peerAddress: context.peerAddress,
             requestID: context.requestID,

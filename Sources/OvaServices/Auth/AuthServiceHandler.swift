@@ -20,10 +20,13 @@ public struct AuthServiceHandler: AuthHandler {
         if request.password.isEmpty { validator.fail("password", "is required") }
         if request.password.utf8.count > 1024 { validator.fail("password", "must be at most 1024 bytes") }
         try validator.check()
-        context.auditNote?.actor = email
+        // Until the password is checked the caller is anonymous; the record of a failed attempt
+        // names the account it was aimed at in its target.
+        context.auditNote?.target = "email:\(email)"
         let issued = try await self.authenticator.login(
             email: email, password: request.password, peerAddress: context.peerAddress, userAgent: context.userAgent
         )
+        context.auditNote?.actor = email
         context.auditNote?.actorAdminID = issued.session.adminID
         context.auditNote?.target = "session:\(issued.session.id)"
         return Self.response(issued)

@@ -40,7 +40,8 @@ public struct MessagesServiceHandler: MessagesHandler {
         let record = try await withStore("message") { () throws(StoreError) in
             try await self.repository.create(name: name, email: email, subject: subject, message: message)
         }
-        context.auditNote?.actor = email
+        // The actor stays anonymous: the sender's email is unverified, and recording it as the
+        // actor would let a visitor write records in an administrator's name.
         context.auditNote?.target = "message:\(record.id)"
         self.broadcaster.publish(record)
         return ContactMessage(record)

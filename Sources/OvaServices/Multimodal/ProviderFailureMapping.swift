@@ -43,14 +43,23 @@ enum ProviderFailureMapping {
         case .bulkheadFull:
             return RPCError(code: .resourceExhausted, message: "too many concurrent \(capability) requests; retry shortly")
         case .timedOut(let attempts):
-            return RPCError(code: .unavailable, message: "the \(capability) provider did not answer in time (\(attempts) attempt\(attempts == 1 ? "" : "s"))")
+            return Self.notAnsweredInTime(capability: capability, attempts: attempts)
         case .deadlineExceeded:
             return RPCError(code: .deadlineExceeded, message: "the call's deadline passed before the \(capability) provider answered")
+        case .retriesExhausted(let attempts, let last as ProviderError) where last == .timeout:
+            // The HTTP client's own timeout is the same failure as an attempt cut off by the
+            // executor (which of the two fires first is a race when they coincide).
+            return Self.notAnsweredInTime(capability: capability, attempts: attempts)
         case .retriesExhausted(let attempts, let last):
             var rpcError = self.rpcError(last, capability: capability)
-            rpcError.message += " (after \(attempts) attempts)"
+            rpcError.message += " (after \(ResilienceError.count(attempts: attempts)))"
             return rpcError
         }
+    }
+
+    /// One wording for a provider that took too long, whichever timeout noticed it.
+    private static func notAnsweredInTime(capability: String, attempts: Int) -> RPCError {
+        RPCError(code: .unavailable, message: ResilienceError.notAnsweredInTime("the \(capability) provider", attempts: attempts))
     }
 
     private static func provider(_ error: ProviderError, capability: String) -> RPCError {
@@ -60,7 +69,7 @@ enum ProviderFailureMapping {
         case .connect(let reason):
             return RPCError(code: .unavailable, message: "cannot reach the \(capability) provider: \(reason)")
         case .timeout:
-            return RPCError(code: .unavailable, message: "the \(capability) provider timed out")
+            return RPCError(code: .unavailable, message: "the \(capability) provider did not answer in time")
         case .modelLoading(let estimate):
             let wait = Duration.milliseconds(Int64((estimate ?? 20) * 1000))
             var rpcError = RPCError.resourceExhausted(

@@ -2,10 +2,12 @@
 public struct AuditEventRecord: Sendable, Equatable {
     public var id: Int64
     public var timeMilliseconds: Int64
-    /// The administrator's email, or `anonymous` for public calls.
+    /// The administrator's email; `anonymous` for public calls and failed logins; `cli` for
+    /// `ova-server admin` commands.
     public var actor: String
     public var actorAdminID: Int64?
-    /// The RPC method path, e.g. `/ova.v1.Admins/DeleteAdmin`.
+    /// What was done, e.g. `admins.delete`: one of the names `AuditAction` (OvaServices) defines
+    /// and `audit.proto` lists.
     public var action: String
     /// What the action touched, e.g. `admin:7`; empty when not applicable.
     public var target: String

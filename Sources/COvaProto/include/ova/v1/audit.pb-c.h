@@ -32,16 +32,30 @@ struct  Ova__V1__AuditEvent
   int64_t id;
   uint64_t time_unix_ms;
   /*
-   * The admin's email, or "anonymous" for public calls and failed logins.
+   * The admin's email; "anonymous" for public calls (users.register, messages.send) and
+   * failed logins; "cli" for the `ova-server admin` commands run on the server's host.
    */
   char *actor;
   int64_t actor_admin_id;
   /*
-   * e.g. "auth.login", "admins.create", "messages.delete".
+   * What was attempted, "service.verb"; the outcome says how it ended (a failed login is
+   * "auth.login" with outcome "UNAUTHENTICATED"). Recorded on every call:
+   *   auth.login, auth.logout, auth.refresh, auth.revoke_session, auth.revoke_all_sessions,
+   *   auth.change_password,
+   *   admins.create, admins.update, admins.set_active, admins.delete,
+   *   users.register, users.update, users.deactivate, users.delete,
+   *   messages.send, messages.mark, messages.delete, messages.export,
+   *   contacts.delete.
+   * Recorded only when refused with PERMISSION_DENIED:
+   *   auth.list_sessions, admins.get, admins.list, audit.list;
+   *   a refusal of any other method: its service and method in lower snake case
+   *   ("status.reset_circuit_breaker").
+   * Written by `ova-server admin` (actor "cli"): admins.create, admins.reset_password.
    */
   char *action;
   /*
-   * e.g. "admin:12", "message:40".
+   * e.g. "admin:12", "message:40", "session:7"; for a failed login "email:" and the
+   * address tried.
    */
   char *target;
   char *peer_address;
@@ -60,7 +74,14 @@ struct  Ova__V1__AuditEvent
 struct  Ova__V1__ListAuditEventsRequest
 {
   ProtobufCMessage base;
+  /*
+   * Exact match on AuditEvent.actor (an admin's email, "anonymous" or "cli"); empty: any.
+   */
   char *actor;
+  /*
+   * Exact match on AuditEvent.action, one of the names listed there (e.g. "auth.login");
+   * empty: any.
+   */
   char *action;
   /*
    * Inclusive lower and exclusive upper bound; 0 means unbounded.

@@ -1,0 +1,59 @@
+import Logging
+import OvaRPC
+import OvaStore
+
+/// Audit records for `ova-server admin` commands, which change accounts in the database
+/// without an RPC: they appear in the same log, under the same ``AuditAction`` names, with
+/// ``AuditActor/commandLine`` as the actor and `local` as the peer.
+public struct CommandLineAudit: Sendable {
+    let repository: AuditRepository
+    let logger: Logger
+
+    public init(repository: AuditRepository, logger: Logger) {
+        self.repository = repository
+        self.logger = logger
+    }
+
+    /// Runs `body` and records how it ended: on success with the target `target` derives from
+    /// its result (e.g. `admin:7`), on failure with `failedTarget` (e.g. `email:ana@example.com`)
+    /// and the error's status and message. The error is rethrown.
+    public func run<T: Sendable>(
+        _ action: AuditAction,
+        failedTarget: String,
+        target: (T) -> String,
+        _ body: () async throws -> T
+    ) async throws -> T {
+        do {
+            let result = try await body()
+            await self.record(action, target: target(result), outcome: .ok, detail: "")
+            return result
+        } catch {
+            let rpcError = RPCError.from(error)
+            await self.record(action, target: failedTarget, outcome: rpcError.code, detail: rpcError.message)
+            throw error
+        }
+    }
+
+    private func record(_ action: AuditAction, target: String, outcome: StatusCode, detail: String) async {
+        let event = AuditEventRecord(
+            timeMilliseconds: StoreClock.nowMilliseconds(),
+            actor: AuditActor.commandLine,
+            actorAdminID: nil,
+            action: action.rawValue,
+            target: target,
+            peerAddress: "local",
+            requestID: "",
+            outcome: outcome.name,
+            detail: detail
+        )
+        do {
+            try await self.repository.append(event)
+        } catch {
+            // The change stands; a lost audit record must at least be in the log.
+            self.logger.error(
+                "could not write an audit record",
+                metadata: ["action": "\(event.action)", "actor": "\(event.actor)", "outcome": "\(event.outcome)", "error": "\(error)"]
+            )
+        }
+    }
+}
