@@ -100,7 +100,7 @@ struct CreateAdmin: AsyncParsableCommand {
                 name: self.name, email: self.account.email, password: password, superadmin: self.superadmin,
                 authenticator: accounts.authenticator
             )
-            print("created \(admin.superadmin ? "superadmin" : "administrator") \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath)")
+            print("created \(admin.superadmin ? "superadmin" : "administrator") \(admin.email) (id \(admin.id)) in \(configuration.storage.effectiveDatabasePath)")
         }
     }
 }
@@ -125,7 +125,7 @@ struct ResetAdminPassword: AsyncParsableCommand {
                 email: self.account.email, password: password, authenticator: accounts.authenticator
             )
             let inactive = admin.active ? "" : " (the account is inactive: a superadmin can reactivate it with Admins/SetAdminActive)"
-            print("reset the password of \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath); ended \(revoked) session(s)\(inactive)")
+            print("reset the password of \(admin.email) (id \(admin.id)) in \(configuration.storage.effectiveDatabasePath); ended \(revoked) session(s)\(inactive)")
         }
     }
 }

@@ -22,13 +22,13 @@ public struct AccountServices: Sendable {
         passwordHasher: PasswordHasher? = nil
     ) async throws -> AccountServices {
         let secret = try AccessTokenSecret.resolve(configuration: configuration, logger: logger)
-        try DataFiles.ensureDirectory(configuration.dataDirectory)
-        let store = try await Store.open(.file(configuration.effectiveDatabasePath), logger: logger)
+        try DataFiles.ensureDirectory(configuration.storage.dataDirectory)
+        let store = try await Store.open(.file(configuration.storage.effectiveDatabasePath), logger: logger)
         let hasher = try passwordHasher ?? PasswordHasher()
         let authenticator = AdminAuthenticator(
             store: store,
             secret: secret,
-            tokenLifetimeSeconds: Int64(configuration.accessTokenExpireMinutes) * 60,
+            tokenLifetimeSeconds: configuration.auth.accessTokenLifetime.components.seconds,
             hasher: hasher,
             logger: logger
         )
@@ -46,8 +46,8 @@ public struct AccountServices: Sendable {
 
     /// One limiter per public method, so contact spam cannot block registrations.
     func publicLimiter(configuration: ServerConfiguration) -> KeyedRateLimiter {
-        let perMinute = Double(configuration.publicRatePerMinute)
-        return KeyedRateLimiter(ratePerSecond: perMinute / 60, burst: max(1, configuration.publicRatePerMinute))
+        let perMinute = Double(configuration.auth.publicRatePerMinute)
+        return KeyedRateLimiter(ratePerSecond: perMinute / 60, burst: max(1, configuration.auth.publicRatePerMinute))
     }
 
     func register(into router: inout RPCRouter, configuration: ServerConfiguration) {

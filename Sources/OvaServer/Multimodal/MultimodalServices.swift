@@ -19,28 +19,25 @@ public struct MultimodalServices: Sendable {
     /// Builds the provider clients and starts the local engines. A missing engine is not
     /// fatal: its capability answers FAILED_PRECONDITION saying what to install.
     public static func start(configuration: ServerConfiguration, logger: Logger) async -> MultimodalServices {
+        let settings = configuration.providers
         let huggingFace = HuggingFaceConfiguration(
-            baseURL: configuration.huggingFaceBaseURL,
-            apiKey: configuration.huggingFaceAPIKey,
-            sttModel: configuration.huggingFaceSpeechToTextModel.isEmpty ? nil : configuration.huggingFaceSpeechToTextModel,
-            ttsModel: configuration.huggingFaceTextToSpeechModel.isEmpty ? nil : configuration.huggingFaceTextToSpeechModel,
-            detectionModel: configuration.huggingFaceDetectionModel.isEmpty ? nil : configuration.huggingFaceDetectionModel,
-            captionModel: configuration.huggingFaceCaptionModel.isEmpty ? nil : configuration.huggingFaceCaptionModel,
-            signModel: configuration.huggingFaceSignModel.isEmpty ? nil : configuration.huggingFaceSignModel,
-            requestTimeout: .seconds(configuration.providerTimeoutSeconds)
+            baseURL: settings.huggingFaceBaseURL,
+            apiKey: settings.huggingFaceAPIKey,
+            sttModel: settings.speechToTextModel,
+            ttsModel: settings.textToSpeechModel,
+            detectionModel: settings.detectionModel,
+            captionModel: settings.captionModel,
+            signModel: settings.signModel,
+            requestTimeout: settings.timeout
         )
         var chat: ChatCompletionsConfiguration?
-        if let base = configuration.effectiveLLMBaseURL, !configuration.llmModel.isEmpty {
-            chat = ChatCompletionsConfiguration(
-                baseURL: base,
-                apiKey: configuration.llmAPIKey ?? configuration.huggingFaceAPIKey,
-                model: configuration.llmModel
-            )
+        if let base = settings.effectiveLLMBaseURL, let model = settings.llmModel {
+            chat = ChatCompletionsConfiguration(baseURL: base, apiKey: settings.llmAPIKey ?? settings.huggingFaceAPIKey, model: model)
         }
         var policy = ResiliencePolicy()
-        policy.overallTimeout = .milliseconds(Int64(configuration.providerTimeoutSeconds * 1000))
-        policy.attemptTimeout = min(policy.attemptTimeout, policy.overallTimeout)
-        policy.retry.maxRetries = configuration.providerRetries
+        policy.overallTimeout = settings.timeout
+        policy.attemptTimeout = settings.attemptTimeout
+        policy.retry.maxRetries = settings.retries
         let providers = RemoteProviders(
             huggingFace: huggingFace, chat: chat, policy: policy, http: CurlHTTPClient(logger: logger), logger: logger
         )
