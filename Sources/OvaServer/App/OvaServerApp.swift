@@ -124,12 +124,14 @@ public enum OvaServerApp {
                 metadata: ["certificate": "\(running.tls.certificatePath)", "sha256": "\(running.tls.fingerprint)"]
             )
         }
+        let methods = running.services.router.registeredMethods
         logger.notice(
             "ova-server listening",
             metadata: [
                 "address": "\(running.address)",
                 "environment": "\(configuration.environment.rawValue)",
-                "services": "\(running.services.router.registeredMethods.count) methods",
+                "services": "\(Set(methods.map(\.service)).count)",
+                "methods": "\(methods.count)",
             ]
         )
         if (try? await running.accounts.store.admins.count()) == 0 {
