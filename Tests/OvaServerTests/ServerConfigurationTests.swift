@@ -588,6 +588,27 @@ struct ServerConfigurationTests {
         #expect(secretError.description.contains("JWT_SECRET_KEY"))
     }
 
+    @Test func startupLogShowsTheEffectiveConfigurationAtInfoWithoutSecrets() throws {
+        let secrets = ["JWT_SECRET_KEY": "jwt-5e1d-startup-secret-0123456789abcdef", "OVA_LLM_API_KEY": "sk-startup-secret-42"]
+        let config = try load(secrets.merging(["OVA_LISTEN": "127.0.0.1:0", "DB_PASSWORD": ""]) { $1 })
+        let logs = CapturedLogs()
+        OvaServerApp.logSummary(of: config, to: logs.logger())
+        let entries = logs.entries
+        #expect(entries.count == ServerConfiguration.Setting.Group.allCases.count)
+        #expect(entries.allSatisfy { $0.level == .info })
+        let text = entries.map(\.message).joined(separator: "\n")
+        for setting in ServerConfiguration.settings {
+            #expect(text.contains(" \(setting.name)="), "\(setting.name) is in the startup summary")
+        }
+        #expect(text.contains("configuration transport: OVA_LISTEN=127.0.0.1:0 "))
+        #expect(text.contains("JWT_SECRET_KEY=set"))
+        #expect(text.contains("OVA_LLM_API_KEY=set"))
+        #expect(text.contains("DB_PASSWORD=unset"))
+        for value in secrets.values {
+            #expect(!text.contains(value))
+        }
+    }
+
     @Test func declarationsAreConsistent() throws {
         let names = ServerConfiguration.settings.flatMap(\.names)
         #expect(Set(names).count == names.count, "names and aliases are unique")
@@ -625,6 +646,22 @@ struct ServerConfigurationTests {
     private static let packageRoot = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The first line where the committed file differs from the generated text, for a short
+    /// failure message; nil when they are equal.
+    private func firstDifference(_ expected: String, _ actual: String) -> String? {
+        if expected == actual { return nil }
+        let expectedLines = expected.components(separatedBy: "\n")
+        let actualLines = actual.components(separatedBy: "\n")
+        for index in 0..<max(expectedLines.count, actualLines.count) {
+            let want = index < expectedLines.count ? expectedLines[index] : "<end of file>"
+            let have = index < actualLines.count ? actualLines[index] : "<end of file>"
+            if want != have {
+                return "line \(index + 1): generated \(want.debugDescription), committed \(have.debugDescription)"
+            }
+        }
+        return "files differ"
+    }
+
     @Test func configurationDocsAreGeneratedFromTheDeclarations() throws {
         let docs = Self.packageRoot.appendingPathComponent("docs/CONFIGURATION.md")
         let text = try #require(try? String(contentsOf: docs, encoding: .utf8), "missing \(docs.path)")
@@ -632,7 +669,7 @@ struct ServerConfigurationTests {
             ServerConfiguration.updatingSettingsSection(in: text),
             "docs/CONFIGURATION.md lacks the generated-section markers"
         )
-        #expect(updated == text, "docs/CONFIGURATION.md's settings tables are stale: run `make config-docs`")
+        #expect(firstDifference(updated, text) == nil, "docs/CONFIGURATION.md's settings tables are stale: run `make config-docs`")
         for setting in ServerConfiguration.settings {
             #expect(text.contains("| `\(setting.name)`"), "docs/CONFIGURATION.md does not document \(setting.name)")
         }
@@ -641,7 +678,7 @@ struct ServerConfigurationTests {
     @Test func environmentExampleIsGeneratedFromTheDeclarations() throws {
         let example = Self.packageRoot.appendingPathComponent(".env.example")
         let text = try #require(try? String(contentsOf: example, encoding: .utf8), "missing \(example.path)")
-        #expect(text == ServerConfiguration.environmentExample(), ".env.example is stale: run `make config-docs`")
+        #expect(firstDifference(ServerConfiguration.environmentExample(), text) == nil, ".env.example is stale: run `make config-docs`")
         for setting in ServerConfiguration.settings {
             let line = "# \(setting.name)=" + (setting.isSecret ? "" : setting.defaultText ?? "")
             #expect(text.split(separator: "\n").contains { $0 == line }, "\(line)")
