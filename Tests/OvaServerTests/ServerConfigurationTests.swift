@@ -588,6 +588,24 @@ struct ServerConfigurationTests {
         #expect(secretError.description.contains("JWT_SECRET_KEY"))
     }
 
+    @Test func aSecretsRejectedValueIsNotEchoed() {
+        let strict = SettingParser<String?>(
+            parse: { text, variable, _ throws(ConfigurationError) in
+                throw .invalidValue(variable: variable, value: text, expected: "must be 40 hex digits")
+            },
+            format: { $0 }
+        )
+        let setting = ServerConfiguration.Setting("OVA_TEST_KEY", \.providers.llmAPIKey, strict, group: .providers, secret: true, doc: "test")
+        var config = ServerConfiguration.defaults
+        do {
+            try setting.apply(&config, "hunter2-value", "OVA_TEST_KEY", ServerConfiguration.LoadContext(environment: [:]))
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description == #"OVA_TEST_KEY="<redacted>": must be 40 hex digits"#)
+            #expect(error.value == "<redacted>")
+        }
+    }
+
     @Test func startupLogShowsTheEffectiveConfigurationAtInfoWithoutSecrets() throws {
         let secrets = ["JWT_SECRET_KEY": "jwt-5e1d-startup-secret-0123456789abcdef", "OVA_LLM_API_KEY": "sk-startup-secret-42"]
         let config = try load(secrets.merging(["OVA_LISTEN": "127.0.0.1:0", "DB_PASSWORD": ""]) { $1 })

@@ -69,7 +69,14 @@ extension ServerConfiguration {
             self.availability = availability
             self.defaultText = parser.format(ServerConfiguration.defaults[keyPath: keyPath])
             self.apply = { config, text, variable, context throws(ConfigurationError) in
-                config[keyPath: keyPath] = try parser.parse(text, variable, context)
+                do throws(ConfigurationError) {
+                    config[keyPath: keyPath] = try parser.parse(text, variable, context)
+                } catch where secret {
+                    // Parsers quote the value they reject; a secret's value must not reach the log.
+                    let prefix = "\(variable)=\(ConfigurationError.quoted(text)): "
+                    let expected = error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : "invalid value"
+                    throw .invalidValue(variable: variable, value: text, expected: expected, secret: true)
+                }
             }
             self.display = { parser.format($0[keyPath: keyPath]) }
         }
