@@ -35,7 +35,7 @@ struct Serve: AsyncParsableCommand {
 
     @Argument(
         parsing: .allUnrecognized,
-        help: ArgumentHelp("Settings, as --name value or --name=value (listed below).", valueName: "--setting value")
+        help: ArgumentHelp("Settings, as --name value or --name=value (listed above).", valueName: "--setting value")
     )
     var settings: [String] = []
 
