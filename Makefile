@@ -5,7 +5,7 @@ SWIFT_FLAGS ?=
 # Tests run in parallel workers; 2 matches the 2-core machines we build on.
 TEST_WORKERS ?= 2
 
-.PHONY: all deps build run test test-swift test-python smoke test-c test-fuzz fuzz check-proto proto release bench abuse clean help
+.PHONY: all deps build run config-docs test test-swift test-python smoke test-c test-fuzz fuzz check-proto proto release bench abuse clean help
 
 all: build
 
@@ -18,6 +18,7 @@ help:
 	@echo "make test-fuzz    the same, 4 s per target (part of make test)"
 	@echo "make proto        regenerate C, Swift and Python code from proto/ (commit the result)"
 	@echo "make check-proto  fail if the committed generated code is stale"
+	@echo "make config-docs  regenerate docs/CONFIGURATION.md's settings tables and .env.example from the declarations"
 	@echo "make release      optimized build of ova-server, ova, ova-bench"
 	@echo "make abuse        memory and CPU of a release ova-server under hostile clients (not in make test)"
 	@echo "make deps         install missing Debian packages (apt-get update only if needed)"
@@ -30,6 +31,11 @@ build: deps
 
 run: build
 	$(SWIFT) run $(SWIFT_FLAGS) ova-server
+
+# The settings tables of docs/CONFIGURATION.md and .env.example come from
+# ServerConfiguration+Settings.swift; ServerConfigurationTests fails when they are stale.
+config-docs:
+	$(SWIFT) run $(SWIFT_FLAGS) ova-server config generate --root .
 
 release: deps
 	$(SWIFT) build $(SWIFT_FLAGS) -c release --product ova-server

@@ -305,6 +305,9 @@ let package = Package(
             name: "OvaServerTests",
             dependencies: [
                 "OvaServer",
+                "OvaRPC",
+                "OvaResilience",
+                "OvaProviders",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),

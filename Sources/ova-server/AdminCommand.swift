@@ -56,7 +56,7 @@ struct AdminAccountOptions: ParsableArguments {
         let configuration: ServerConfiguration
         do {
             // The same .env files as `serve`, so both use one database.
-            environment = try ProcessEnvironment.resolve()
+            environment = try ProcessEnvironment.resolve(overrides: overrides)
             configuration = try ServerConfiguration.load(environment: environment.environment, overrides: overrides)
         } catch {
             FileHandle.standardError.write(Data("ova-server: configuration error: \(error)\n".utf8))
@@ -114,7 +114,7 @@ struct CreateAdmin: AsyncParsableCommand {
                 name: self.name, email: self.account.email, password: password, superadmin: self.superadmin,
                 authenticator: accounts.authenticator
             )
-            print("created \(admin.superadmin ? "superadmin" : "administrator") \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath)")
+            print("created \(admin.superadmin ? "superadmin" : "administrator") \(admin.email) (id \(admin.id)) in \(configuration.storage.effectiveDatabasePath)")
             return "admin:\(admin.id)"
         }
     }
@@ -140,7 +140,7 @@ struct ResetAdminPassword: AsyncParsableCommand {
                 email: self.account.email, password: password, authenticator: accounts.authenticator
             )
             let inactive = admin.active ? "" : " (the account is inactive: a superadmin can reactivate it with Admins/SetAdminActive)"
-            print("reset the password of \(admin.email) (id \(admin.id)) in \(configuration.effectiveDatabasePath); ended \(revoked) session(s)\(inactive)")
+            print("reset the password of \(admin.email) (id \(admin.id)) in \(configuration.storage.effectiveDatabasePath); ended \(revoked) session(s)\(inactive)")
             return "admin:\(admin.id)"
         }
     }

@@ -33,7 +33,7 @@ struct DataFilesTests {
 
             let accounts = try await AccountServices.open(configuration: configuration, logger: Logger(label: "test"))
             // SQLite removes -wal and -shm when the last connection closes: look while it is open.
-            let database = configuration.effectiveDatabasePath
+            let database = configuration.storage.effectiveDatabasePath
             let modes = try [database, database + "-wal", database + "-shm", dataDirectory + "/jwt-secret"].map { path in
                 (path, try fileMode(path))
             }
@@ -50,7 +50,7 @@ struct DataFilesTests {
         defer { temp.remove() }
         let dataDirectory = temp.file("data")
         let configuration = try developmentConfiguration(dataDirectory: dataDirectory)
-        let database = configuration.effectiveDatabasePath
+        let database = configuration.storage.effectiveDatabasePath
         let secret = dataDirectory + "/jwt-secret"
         try await AccountServices.open(configuration: configuration, logger: Logger(label: "test")).close()
         #expect(chmod(database, 0o644) == 0)

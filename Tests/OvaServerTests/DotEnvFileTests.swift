@@ -215,8 +215,8 @@ struct ProcessEnvironmentTests {
             ProcessEnvironment.FileReport(path: temp.file(".env"), provided: ["OVA_LISTEN", "OVA_LOG_LEVEL"], shadowed: [])
         ])
         let configuration = try ServerConfiguration.load(environment: resolved.environment)
-        #expect(configuration.listenPort == 0)
-        #expect(configuration.logLevel == "debug")
+        #expect(configuration.transport.listen.port == 0)
+        #expect(configuration.logging.level == .debug)
     }
 
     @Test func theEnvironmentWinsOverTheFileUnlessItIsEmpty() throws {

@@ -1,5 +1,8 @@
 import Foundation
 import Logging
+import OvaProviders
+import OvaResilience
+import OvaRPC
 import Testing
 
 @testable import OvaServer
@@ -34,27 +37,27 @@ struct ServerConfigurationTests {
     @Test func defaultsWithEmptyEnvironment() throws {
         let config = try load()
         #expect(config.environment == .development)
-        #expect(config.listenHost == "127.0.0.1")
-        #expect(config.listenPort == 7443)
-        #expect(config.listenDescription == "127.0.0.1:7443")
+        #expect(config.transport.listen.host == "127.0.0.1")
+        #expect(config.transport.listen.port == 7443)
+        #expect(config.transport.listen.description == "127.0.0.1:7443")
         let expectedDataDirectory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/data")
             .standardizedFileURL.path
-        #expect(config.dataDirectory == expectedDataDirectory)
-        #expect(config.dataDirectory.hasPrefix("/"))
-        #expect(config.tlsCertificatePath == nil)
-        #expect(config.tlsKeyPath == nil)
-        #expect(config.tlsClientCAPath == nil)
-        #expect(config.logLevel == "info")
-        #expect(config.loggerLevel == .info)
-        #expect(config.logFormat == .text)
-        #expect(config.shutdownGracePeriodSeconds == 10)
-        #expect(config.maxConcurrentStreams == 1024)
-        #expect(config.maxMessageBytes == 4 * 1024 * 1024)
-        #expect(config.maxConnections == 20_000)
-        #expect(config.idleTimeoutSeconds == 300)
-        #expect(config.handshakeTimeoutSeconds == 10)
-        #expect(config.eventLoopThreads == ProcessInfo.processInfo.activeProcessorCount)
-        #expect(config.tasksOnEventLoops == true)
+        #expect(config.storage.dataDirectory == expectedDataDirectory)
+        #expect(config.storage.dataDirectory.hasPrefix("/"))
+        #expect(config.tls.certificatePath == nil)
+        #expect(config.tls.keyPath == nil)
+        #expect(config.tls.clientCAPath == nil)
+        #expect(config.logging.level == .info)
+        #expect(config.logging.format == .text)
+        #expect(config.transport.shutdownGracePeriod == .seconds(10))
+        #expect(config.transport.maxConcurrentStreams == 1024)
+        #expect(config.transport.maxMessageBytes == 4 * 1024 * 1024)
+        #expect(config.transport.maxConnections == 20_000)
+        #expect(config.transport.idleTimeout == .seconds(300))
+        #expect(config.transport.handshakeTimeout == .seconds(10))
+        #expect(config.transport.eventLoopThreads == .automatic)
+        #expect(config.transport.eventLoopThreads.resolved == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(config.transport.tasksOnEventLoops == true)
         #expect(config.warnings.isEmpty)
     }
 
@@ -85,31 +88,30 @@ struct ServerConfigurationTests {
         ])
         #expect(config.environment == .production)
         #expect(config.isProduction)
-        #expect(config.listenHost == "0.0.0.0")
-        #expect(config.listenPort == 9000)
-        #expect(config.dataDirectory == "/var/lib/ova")
-        #expect(config.tlsCertificatePath == "/etc/ova/cert.pem")
-        #expect(config.tlsKeyPath == "/etc/ova/key.pem")
-        #expect(config.tlsClientCAPath == "/etc/ova/ca.pem")
-        #expect(config.logLevel == "debug")
-        #expect(config.loggerLevel == .debug)
-        #expect(config.logFormat == .json)
-        #expect(config.shutdownGracePeriodSeconds == 2.5)
-        #expect(config.maxConcurrentStreams == 64)
-        #expect(config.maxMessageBytes == 1_048_576)
-        #expect(config.maxConnectionBufferBytes == 512 * 1024)
-        #expect(config.maxConnections == 100)
-        #expect(config.idleTimeoutSeconds == 0)
-        #expect(config.handshakeTimeoutSeconds == 3)
-        #expect(config.writeStallTimeoutSeconds == 0)
-        #expect(OvaServerApp.limits(for: config).writeStallTimeout == nil)
-        #expect(config.eventLoopThreads == 3)
-        #expect(config.tasksOnEventLoops == false)
-        #expect(config.databasePath == "/var/lib/ova/db/ova.sqlite3")
-        #expect(config.effectiveDatabasePath == "/var/lib/ova/db/ova.sqlite3")
-        #expect(config.jwtSecret == Array("0123456789abcdef0123456789abcdef-prod".utf8))
-        #expect(config.accessTokenExpireMinutes == 45)
-        #expect(config.publicRatePerMinute == 7)
+        #expect(config.transport.listen.host == "0.0.0.0")
+        #expect(config.transport.listen.port == 9000)
+        #expect(config.storage.dataDirectory == "/var/lib/ova")
+        #expect(config.tls.certificatePath == "/etc/ova/cert.pem")
+        #expect(config.tls.keyPath == "/etc/ova/key.pem")
+        #expect(config.tls.clientCAPath == "/etc/ova/ca.pem")
+        #expect(config.logging.level == .debug)
+        #expect(config.logging.format == .json)
+        #expect(config.transport.shutdownGracePeriod == .milliseconds(2500))
+        #expect(config.transport.maxConcurrentStreams == 64)
+        #expect(config.transport.maxMessageBytes == 1_048_576)
+        #expect(config.transport.maxConnectionBufferBytes == 512 * 1024)
+        #expect(config.transport.maxConnections == 100)
+        #expect(config.transport.idleTimeout == nil)
+        #expect(config.transport.handshakeTimeout == .seconds(3))
+        #expect(config.transport.writeStallTimeout == nil)
+        #expect(config.transport.connectionLimits.writeStallTimeout == nil)
+        #expect(config.transport.eventLoopThreads == .count(3))
+        #expect(config.transport.tasksOnEventLoops == false)
+        #expect(config.storage.databasePath == "/var/lib/ova/db/ova.sqlite3")
+        #expect(config.storage.effectiveDatabasePath == "/var/lib/ova/db/ova.sqlite3")
+        #expect(config.auth.jwtSecret == Array("0123456789abcdef0123456789abcdef-prod".utf8))
+        #expect(config.auth.accessTokenLifetime == .seconds(45 * 60))
+        #expect(config.auth.publicRatePerMinute == 7)
         #expect(config.warnings.isEmpty)
         // The secret never appears in the startup summary.
         #expect(config.redactedSummary().first { $0.key == "JWT_SECRET_KEY" }?.value == "set")
@@ -117,16 +119,20 @@ struct ServerConfigurationTests {
     }
 
     @Test func everySettingIsCoveredByEveryVariableIsParsed() {
-        // If this fails, a setting was added: extend everyVariableIsParsed and docs/CONFIGURATION.md.
-        #expect(ServerConfiguration.variables.map(\.name) == [
-            "ENVIRONMENT", "OVA_LISTEN", "OVA_DATA_DIR", "OVA_TLS_CERT", "OVA_TLS_KEY", "OVA_TLS_CLIENT_CA",
-            "OVA_LOG_LEVEL", "OVA_LOG_FORMAT", "OVA_SHUTDOWN_GRACE_SECONDS", "OVA_MAX_CONCURRENT_STREAMS",
-            "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTION_BUFFER", "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS",
-            "OVA_HANDSHAKE_TIMEOUT_SECONDS", "OVA_WRITE_STALL_TIMEOUT_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
-            "OVA_DB_PATH", "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "OVA_PUBLIC_RATE_PER_MINUTE",
+        // If this fails, a setting was added: extend everyVariableIsParsed (and run `make config-docs`).
+        #expect(ServerConfiguration.settings.map(\.name) == [
+            "ENVIRONMENT", "OVA_ENV_FILE",
+            "OVA_LISTEN", "OVA_MAX_CONCURRENT_STREAMS", "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTION_BUFFER",
+            "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS", "OVA_HANDSHAKE_TIMEOUT_SECONDS",
+            "OVA_WRITE_STALL_TIMEOUT_SECONDS", "OVA_SHUTDOWN_GRACE_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
+            "ALLOWED_ORIGINS",
+            "OVA_TLS_CERT", "OVA_TLS_KEY", "OVA_TLS_CLIENT_CA",
+            "OVA_DATA_DIR", "OVA_DB_PATH", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME",
+            "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "OVA_PUBLIC_RATE_PER_MINUTE",
             "HF_API_KEY", "OVA_HF_BASE_URL", "HF_MODELO_STT", "HF_MODELO_TTS", "HF_MODELO_IMG", "HF_MODELO_CAPTION",
             "HF_MODELO_SIGN", "OVA_LLM_BASE_URL", "OVA_LLM_API_KEY", "HF_MODELO_LLM", "OVA_PROVIDER_TIMEOUT_SECONDS",
             "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS", "OVA_PROVIDER_RETRIES",
+            "OVA_LOG_LEVEL", "OVA_LOG_FORMAT",
         ])
     }
 
@@ -151,9 +157,9 @@ struct ServerConfigurationTests {
     ])
     func listenForms(value: String, host: String, port: Int, description: String) throws {
         let config = try load(["OVA_LISTEN": value])
-        #expect(config.listenHost == host)
-        #expect(config.listenPort == port)
-        #expect(config.listenDescription == description)
+        #expect(config.transport.listen.host == host)
+        #expect(config.transport.listen.port == port)
+        #expect(config.transport.listen.description == description)
     }
 
     @Test func valueSuffixesAndAliases() throws {
@@ -163,10 +169,11 @@ struct ServerConfigurationTests {
             "OVA_THREADS": "AUTO",
             "LOG_LEVEL": "WARN",
         ])
-        #expect(config.maxMessageBytes == 16 * 1024 * 1024)
-        #expect(config.shutdownGracePeriodSeconds == 30)
-        #expect(config.eventLoopThreads == ProcessInfo.processInfo.activeProcessorCount)
-        #expect(config.logLevel == "warning")
+        #expect(config.transport.maxMessageBytes == 16 * 1024 * 1024)
+        #expect(config.transport.shutdownGracePeriod == .seconds(30))
+        #expect(config.transport.eventLoopThreads == .automatic)
+        #expect(config.transport.eventLoopThreads.resolved == ProcessInfo.processInfo.activeProcessorCount)
+        #expect(config.logging.level == .warning)
     }
 
     @Test func relativePathsAreResolved() throws {
@@ -177,16 +184,16 @@ struct ServerConfigurationTests {
             "HOME": "/home/ova",
         ])
         let cwd = FileManager.default.currentDirectoryPath
-        #expect(config.dataDirectory == URL(fileURLWithPath: cwd + "/state2").standardizedFileURL.path)
-        #expect(config.tlsCertificatePath == "/home/ova/certs/server.pem")
-        #expect(config.tlsKeyPath == URL(fileURLWithPath: cwd + "/key.pem").standardizedFileURL.path)
+        #expect(config.storage.dataDirectory == URL(fileURLWithPath: cwd + "/state2").standardizedFileURL.path)
+        #expect(config.tls.certificatePath == "/home/ova/certs/server.pem")
+        #expect(config.tls.keyPath == URL(fileURLWithPath: cwd + "/key.pem").standardizedFileURL.path)
     }
 
     @Test func emptyValuesMeanUnset() throws {
         let config = try load(["OVA_LISTEN": "", "OVA_TLS_CERT": "  ", "OVA_MAX_CONNECTIONS": ""])
-        #expect(config.listenDescription == "127.0.0.1:7443")
-        #expect(config.tlsCertificatePath == nil)
-        #expect(config.maxConnections == 20_000)
+        #expect(config.transport.listen.description == "127.0.0.1:7443")
+        #expect(config.tls.certificatePath == nil)
+        #expect(config.transport.maxConnections == 20_000)
     }
 
     // MARK: Precedence
@@ -196,21 +203,21 @@ struct ServerConfigurationTests {
             ["OVA_LISTEN": "127.0.0.1:1000", "OVA_LOG_LEVEL": "error", "OVA_MAX_CONNECTIONS": "5"],
             overrides: ["OVA_LISTEN": "127.0.0.1:2000", "OVA_LOG_LEVEL": "trace"]
         )
-        #expect(config.listenPort == 2000)
-        #expect(config.logLevel == "trace")
-        #expect(config.maxConnections == 5, "environment still applies where no flag is given")
+        #expect(config.transport.listen.port == 2000)
+        #expect(config.logging.level == .trace)
+        #expect(config.transport.maxConnections == 5, "environment still applies where no flag is given")
     }
 
     @Test func overrideBeatsEnvironmentAlias() throws {
         let config = try load(["LOG_LEVEL": "error"], overrides: ["OVA_LOG_LEVEL": "notice"])
-        #expect(config.logLevel == "notice")
+        #expect(config.logging.level == .notice)
         let aliasOverride = try load(["OVA_LOG_LEVEL": "error"], overrides: ["LOG_LEVEL": "critical"])
-        #expect(aliasOverride.logLevel == "critical")
+        #expect(aliasOverride.logging.level == .critical)
     }
 
     @Test func primaryNameBeatsAliasAndWarns() throws {
         let config = try load(["OVA_LOG_LEVEL": "debug", "LOG_LEVEL": "error"])
-        #expect(config.logLevel == "debug")
+        #expect(config.logging.level == .debug)
         #expect(config.warnings.contains { $0.contains("LOG_LEVEL is ignored because OVA_LOG_LEVEL is set") })
     }
 
@@ -294,7 +301,7 @@ struct ServerConfigurationTests {
     @Test func productionWithCertificateLoads() throws {
         let config = try load(["ENVIRONMENT": "prod", "OVA_TLS_CERT": "/c.pem", "OVA_TLS_KEY": "/k.pem", "JWT_SECRET_KEY": "0123456789abcdef0123456789abcdef-prod"])
         #expect(config.environment == .production)
-        #expect(config.tlsCertificatePath == "/c.pem")
+        #expect(config.tls.certificatePath == "/c.pem")
     }
 
     @Test func productionRequiresAStrongSigningKey() {
@@ -309,24 +316,8 @@ struct ServerConfigurationTests {
         #expect(short?.description.contains("supersecretkey") == false)
         // Development accepts an unset key (one is generated) but not an out-of-range lifetime.
         #expect(loadError(["ACCESS_TOKEN_EXPIRE_MINUTES": "0"])?.variable == "ACCESS_TOKEN_EXPIRE_MINUTES")
-        #expect((try? load([:]))?.jwtSecret == nil)
-        #expect((try? load([:]))?.accessTokenExpireMinutes == 30)
-    }
-
-    @Test("the provider attempt timeout: auto is a third of the overall one; a set one may not exceed it")
-    func providerAttemptTimeout() throws {
-        #expect(try load([:]).effectiveProviderAttemptTimeoutSeconds == 20)
-        let set = try load(["OVA_PROVIDER_TIMEOUT_SECONDS": "30", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "10s"])
-        #expect(set.providerAttemptTimeoutSeconds == 10)
-        #expect(set.effectiveProviderAttemptTimeoutSeconds == 10)
-        #expect(set.redactedSummary().first { $0.key == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS" }?.value == "10")
-        #expect(try load(["OVA_PROVIDER_TIMEOUT_SECONDS": "30", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "30"]).effectiveProviderAttemptTimeoutSeconds == 30)
-        #expect(try load(["OVA_PROVIDER_TIMEOUT_SECONDS": "3", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "AUTO"]).effectiveProviderAttemptTimeoutSeconds == 1)
-        let tooLong = loadError(["OVA_PROVIDER_TIMEOUT_SECONDS": "10", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "20"])
-        #expect(tooLong?.variable == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS")
-        #expect(tooLong?.message.contains("must not exceed the overall timeout (OVA_PROVIDER_TIMEOUT_SECONDS=10)") == true)
-        #expect(loadError(["OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "0.5"])?.variable == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS")
-        #expect(loadError(["OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "soon"])?.variable == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS")
+        #expect((try? load([:]))?.auth.jwtSecret == nil)
+        #expect((try? load([:]))?.auth.accessTokenLifetime == .seconds(30 * 60))
     }
 
     @Test func providerSettings() throws {
@@ -338,22 +329,22 @@ struct ServerConfigurationTests {
             "OVA_PROVIDER_TIMEOUT_SECONDS": "15",
             "OVA_PROVIDER_RETRIES": "0",
         ])
-        #expect(config.huggingFaceAPIKey == "hf_secret_value")
-        #expect(config.huggingFaceBaseURL == "http://127.0.0.1:9000")
-        #expect(config.huggingFaceSpeechToTextModel == "openai/whisper-large-v3")
-        #expect(config.huggingFaceDetectionModel == "facebook/detr-resnet-50")
-        #expect(config.huggingFaceCaptionModel == "nlpconnect/vit-gpt2-image-captioning")
-        #expect(config.huggingFaceSignModel == "RavenOnur/Sign-Language")
-        #expect(config.effectiveLLMBaseURL == "https://router.huggingface.co/v1")
-        #expect(config.llmModel == "mistralai/Mistral-7B-Instruct-v0.3")
-        #expect(config.providerTimeoutSeconds == 15)
-        #expect(config.providerAttemptTimeoutSeconds == nil)
-        #expect(config.effectiveProviderAttemptTimeoutSeconds == 5)
-        #expect(config.redactedSummary().first { $0.key == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS" }?.value == "auto (5)")
-        #expect(config.providerRetries == 0)
+        #expect(config.providers.huggingFaceAPIKey == "hf_secret_value")
+        #expect(config.providers.huggingFaceBaseURL == "http://127.0.0.1:9000")
+        #expect(config.providers.speechToTextModel == "openai/whisper-large-v3")
+        #expect(config.providers.detectionModel == "facebook/detr-resnet-50")
+        #expect(config.providers.captionModel == "nlpconnect/vit-gpt2-image-captioning")
+        #expect(config.providers.signModel == "RavenOnur/Sign-Language")
+        #expect(config.providers.effectiveLLMBaseURL == "https://router.huggingface.co/v1")
+        #expect(config.providers.llmModel == "mistralai/Mistral-7B-Instruct-v0.3")
+        #expect(config.providers.timeout == .seconds(15))
+        #expect(config.providers.attemptTimeout == nil)
+        #expect(config.providers.effectiveAttemptTimeout == .seconds(5))
+        #expect(config.redactedSummary().first { $0.key == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS" }?.value == "auto")
+        #expect(config.providers.retries == 0)
         #expect(config.redactedSummary().first { $0.key == "HF_API_KEY" }?.value == "set")
         #expect(!config.redactedSummary().contains { $0.value.contains("hf_secret_value") })
-        #expect((try load([:])).effectiveLLMBaseURL == nil)
+        #expect((try load([:])).providers.effectiveLLMBaseURL == nil)
         #expect(loadError(["OVA_HF_BASE_URL": "ftp://x"])?.variable == "OVA_HF_BASE_URL")
         #expect(loadError(["HF_MODELO_STT": "../../etc/passwd"])?.variable == "HF_MODELO_STT")
         #expect(loadError(["HF_MODELO_LLM": "a model with spaces"])?.variable == "HF_MODELO_LLM")
@@ -374,7 +365,7 @@ struct ServerConfigurationTests {
 
     @Test func flagCanCompleteCertificatePair() throws {
         let config = try load(["OVA_TLS_CERT": "/c.pem"], overrides: ["OVA_TLS_KEY": "/k.pem"])
-        #expect(config.tlsKeyPath == "/k.pem")
+        #expect(config.tls.keyPath == "/k.pem")
     }
 
     // MARK: Warnings
@@ -384,7 +375,7 @@ struct ServerConfigurationTests {
         #expect(config.warnings.count == 2, "\(config.warnings)")
         #expect(config.warnings.contains { $0.contains("OVA_LISTN") && $0.contains("did you mean OVA_LISTEN?") })
         #expect(config.warnings.contains { $0.contains("OVA_SOMETHING_ELSE") })
-        #expect(config.listenPort == 7443, "a misspelled variable does not apply")
+        #expect(config.transport.listen.port == 7443, "a misspelled variable does not apply")
     }
 
     @Test func unknownOverrideWarns() throws {
@@ -392,57 +383,339 @@ struct ServerConfigurationTests {
         #expect(config.warnings == ["unknown override OVA_BOGUS is ignored"])
     }
 
+    @Test func typoInEveryFamilyWarnsWithSuggestion() throws {
+        let config = try load([
+            "HF_MODELO_IMAGEN": "facebook/detr-resnet-101",
+            "DB_HOTS": "db.internal",
+            "JWT_SECRET_KY": "x",
+            "ACCESS_TOKEN_EXPIRE_MINUTS": "5",
+            "LOG_LEVL": "debug",
+            "ALLOWED_ORIGIN": "https://example.com",
+            "ENVIROMENT": "production",
+        ])
+        #expect(config.warnings.contains("unknown variable HF_MODELO_IMAGEN is ignored (did you mean HF_MODELO_IMG?)"), "\(config.warnings)")
+        #expect(config.warnings.contains("unknown variable DB_HOTS is ignored (did you mean DB_HOST?)"), "\(config.warnings)")
+        #expect(config.warnings.contains("unknown variable JWT_SECRET_KY is ignored (did you mean JWT_SECRET_KEY?)"), "\(config.warnings)")
+        #expect(config.warnings.contains { $0.hasPrefix("unknown variable ACCESS_TOKEN_EXPIRE_MINUTS is ignored (did you mean ACCESS_TOKEN_EXPIRE_MINUTES?)") })
+        #expect(config.warnings.contains("unknown variable LOG_LEVL is ignored (did you mean LOG_LEVEL?)"), "\(config.warnings)")
+        #expect(config.warnings.contains("unknown variable ALLOWED_ORIGIN is ignored (did you mean ALLOWED_ORIGINS?)"), "\(config.warnings)")
+        #expect(config.warnings.contains("unknown variable ENVIROMENT is ignored (did you mean ENVIRONMENT?)"), "\(config.warnings)")
+        #expect(config.warnings.count == 7, "\(config.warnings)")
+        #expect(config.environment == .development, "a misspelled variable does not apply")
+        #expect(config.providers.detectionModel == "facebook/detr-resnet-50")
+    }
+
+    @Test func unrelatedVariablesDoNotWarn() throws {
+        let config = try load([
+            "PATH": "/usr/bin", "HOME": "/home/ova", "LANG": "C.UTF-8", "TERM": "xterm", "PWD": "/srv",
+            "HOSTNAME": "ova", "SHLVL": "1", "HF_HOME": "/cache/hf", "HF_HUB_OFFLINE": "1", "LOGNAME": "ova",
+        ])
+        #expect(config.warnings.isEmpty, "\(config.warnings)")
+    }
+
+    // MARK: Settings accepted but not used yet
+
+    @Test(arguments: ["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME"])
+    func mysqlSettingsRefuseToStart(variable: String) {
+        let value = variable == "DB_PORT" ? "3306" : "s3cret-db-value"
+        let error = loadError([variable: value])
+        #expect(error?.kind == .inconsistent)
+        #expect(error?.variable == variable)
+        let message = error?.description ?? ""
+        #expect(message.hasPrefix("\(variable) is set but this build stores data in SQLite only (OVA_DB_PATH)"), "\(message)")
+        #expect(message.contains("MySQL/MariaDB support is not available yet"), "\(message)")
+        #expect(message.contains("unset \(variable)"), "\(message)")
+        #expect(!message.contains("s3cret-db-value"))
+    }
+
+    @Test func mysqlRefusalAlsoComesFromFlags() {
+        #expect(loadError([:], overrides: ["DB_HOST": "db.internal"])?.variable == "DB_HOST")
+        // Empty counts as unset, so a blank DB_HOST from an old .env does not block startup.
+        #expect((try? load(["DB_HOST": ""])) != nil)
+    }
+
+    @Test func allowedOriginsWarnsThatItHasNoEffectYet() throws {
+        let config = try load(["ALLOWED_ORIGINS": "https://ova.example, https://admin.ova.example"])
+        #expect(config.transport.allowedOrigins == ["https://ova.example", "https://admin.ova.example"])
+        #expect(config.warnings.count == 1, "\(config.warnings)")
+        #expect(config.warnings.first?.hasPrefix("ALLOWED_ORIGINS is set but has no effect yet: browsers reach OVA only when gRPC-Web lands") == true)
+        #expect(try load().warnings.isEmpty)
+    }
+
+    @Test func notUsedYetSettingsAreMarkedInTheDocs() {
+        let section = ServerConfiguration.markdownSettingsSection()
+        for setting in ServerConfiguration.settings where setting.availability != .available {
+            let row = section.split(separator: "\n").first { $0.hasPrefix("| `\(setting.name)`") }
+            #expect(row?.contains("**Not used yet:**") == true, "\(setting.name)")
+        }
+    }
+
+    // MARK: Provider attempt timeout
+
+    @Test("the provider attempt timeout: auto is a third of the overall one; a set one may not exceed it")
+    func attemptTimeoutFitsTheOverallTimeout() throws {
+        let defaults = try load()
+        #expect(defaults.providers.timeout == .seconds(60))
+        #expect(defaults.providers.attemptTimeout == nil)
+        #expect(defaults.providers.effectiveAttemptTimeout == .seconds(20))
+        let chosen = try load(["OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "2.5", "OVA_PROVIDER_TIMEOUT_SECONDS": "30"])
+        #expect(chosen.providers.attemptTimeout == .milliseconds(2500))
+        #expect(chosen.providers.effectiveAttemptTimeout == .milliseconds(2500))
+        #expect(chosen.redactedSummary().first { $0.key == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS" }?.value == "2.5")
+        // auto follows a shorter overall timeout, so a hung attempt still leaves room for retries ...
+        #expect(try load(["OVA_PROVIDER_TIMEOUT_SECONDS": "3", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "AUTO"]).providers.effectiveAttemptTimeout == .seconds(1))
+        #expect(try load(["OVA_PROVIDER_TIMEOUT_SECONDS": "30", "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "30"]).providers.effectiveAttemptTimeout == .seconds(30))
+        // ... a chosen one that does not fit is an error naming both.
+        let error = loadError(["OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "20", "OVA_PROVIDER_TIMEOUT_SECONDS": "15"])
+        #expect(error?.variable == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS")
+        #expect(error?.description.contains("OVA_PROVIDER_TIMEOUT_SECONDS (15)") == true, "\(error?.description ?? "")")
+        #expect(loadError(["OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "0.05"])?.description.contains("0.1-600") == true)
+        #expect(loadError(["OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS": "soon"])?.variable == "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS")
+    }
+
+    // MARK: Defaults come from the runtime's types
+
+    @Test func defaultsAreTheRuntimeDefaults() throws {
+        let config = try load()
+        let runtime = ConnectionLimits()
+        let limits = config.transport.connectionLimits
+        #expect(limits.handshakeTimeout == runtime.handshakeTimeout)
+        #expect(limits.idleTimeout == runtime.idleTimeout)
+        #expect(limits.writeStallTimeout == runtime.writeStallTimeout)
+        #expect(limits.maxConnectionBuffer == runtime.maxConnectionBuffer)
+        #expect(limits.settings.maxConcurrentStreams == runtime.settings.maxConcurrentStreams)
+        #expect(limits.settings.maxMessageSize == runtime.settings.maxMessageSize)
+        #expect(config.transport.maxConnections == RPCServer.Configuration.defaultMaxConnections)
+        #expect(config.providers.retries == RetryPolicy().maxRetries)
+        #expect(config.providers.timeout == ResiliencePolicy().overallTimeout)
+        #expect(config.providers.huggingFaceBaseURL == HuggingFaceConfiguration.defaultBaseURL)
+        // Loading with nothing set yields the declared defaults, once paths are resolved.
+        var expected = ServerConfiguration.defaults
+        expected.storage.dataDirectory = config.storage.dataDirectory
+        expected.environmentFile = config.environmentFile
+        #expect(config == expected)
+        #expect(config.environmentFile == nil)
+    }
+
+    @Test func settingsDeclareTheTypedValues() throws {
+        let config = try load([
+            "OVA_HANDSHAKE_TIMEOUT_SECONDS": "0.25",
+            "OVA_IDLE_TIMEOUT_SECONDS": "90",
+            "OVA_LLM_BASE_URL": "http://127.0.0.1:8080/v1/",
+            "HF_MODELO_TTS": "facebook/mms-tts-spa",
+        ])
+        #expect(config.transport.handshakeTimeout == .milliseconds(250))
+        #expect(config.transport.connectionLimits.handshakeTimeout == .milliseconds(250))
+        #expect(config.transport.connectionLimits.idleTimeout == .seconds(90))
+        #expect(config.providers.llmBaseURL == "http://127.0.0.1:8080/v1")
+        #expect(config.providers.textToSpeechModel == "facebook/mms-tts-spa")
+        #expect(config.providers.speechToTextModel == nil)
+        #expect(config.providers.llmModel == nil)
+        #expect(config.storage.databasePath == nil)
+        #expect(config.storage.effectiveDatabasePath == config.storage.dataDirectory + "/ova.sqlite3")
+    }
+
+    // MARK: Flags
+
+    @Test func everyNonSecretSettingHasAFlag() throws {
+        let overrides = try ServerConfiguration.overrides(fromFlags: [
+            "--listen", "127.0.0.1:0", "--data-dir=/tmp/ova-flags", "--max-connections", "7", "--hf-modelo-llm", "a/b",
+            "--environment", "dev", "--log-level", "debug", "--threads", "2", "--tls-cert", "/c.pem", "--tls-key", "/k.pem",
+        ])
+        #expect(overrides == [
+            "OVA_LISTEN": "127.0.0.1:0", "OVA_DATA_DIR": "/tmp/ova-flags", "OVA_MAX_CONNECTIONS": "7", "HF_MODELO_LLM": "a/b",
+            "ENVIRONMENT": "dev", "OVA_LOG_LEVEL": "debug", "OVA_THREADS": "2", "OVA_TLS_CERT": "/c.pem", "OVA_TLS_KEY": "/k.pem",
+        ])
+        let config = try load(["OVA_MAX_CONNECTIONS": "9"], overrides: overrides)
+        #expect(config.transport.maxConnections == 7)
+        #expect(config.transport.eventLoopThreads == .count(2))
+        for setting in ServerConfiguration.settings where setting.hasFlag {
+            #expect(try ServerConfiguration.overrides(fromFlags: ["--\(setting.flagName)=x"]) == [setting.name: "x"])
+        }
+        // The flags the scripts, tests and docs use keep their spelling.
+        for flag in ["listen", "data-dir", "tls-cert", "tls-key", "tls-client-ca", "environment", "log-level", "log-format", "threads"] {
+            #expect(ServerConfiguration.setting(flag: flag) != nil, "--\(flag)")
+        }
+    }
+
+    @Test func badFlagsAreNamed() {
+        func error(_ arguments: [String]) -> String {
+            do {
+                _ = try ServerConfiguration.overrides(fromFlags: arguments)
+                return "no error"
+            } catch {
+                return error.description
+            }
+        }
+        #expect(error(["--listn", "x"]).hasPrefix("unknown option --listn (did you mean --listen?)"))
+        #expect(error(["--max-conections=3"]).hasPrefix("unknown option --max-conections (did you mean --max-connections?)"))
+        #expect(error(["--listen"]) == "--listen needs a value")
+        #expect(error(["serve"]).hasPrefix("unexpected argument \"serve\""))
+        let secret = error(["--jwt-secret-key", "hunter2-hunter2"])
+        #expect(secret.contains("JWT_SECRET_KEY is secret and has no flag"), "\(secret)")
+        #expect(!secret.contains("hunter2"))
+    }
+
     // MARK: Summary and tables
 
     @Test func redactedSummaryListsEverySetting() throws {
         let config = try load(["OVA_LISTEN": "[::1]:9", "OVA_TLS_CERT": "/c.pem", "OVA_TLS_KEY": "/k.pem"])
         let summary = config.redactedSummary()
-        #expect(summary.map(\.key) == ServerConfiguration.variables.map(\.name))
+        #expect(summary.map(\.key) == ServerConfiguration.settings.map(\.name))
         let values = Dictionary(uniqueKeysWithValues: summary.map { ($0.key, $0.value) })
         #expect(values["OVA_LISTEN"] == "[::1]:9")
         #expect(values["OVA_TLS_CERT"] == "/c.pem")
         #expect(values["OVA_TLS_CLIENT_CA"] == "unset")
-        #expect(values["OVA_THREADS"] == String(config.eventLoopThreads))
+        #expect(values["OVA_THREADS"] == "auto")
+        #expect(values["OVA_IDLE_TIMEOUT_SECONDS"] == "300")
+        #expect(values["OVA_LOG_LEVEL"] == "info")
     }
 
-    @Test func secretSettingsAreRedacted() throws {
-        // No secret settings exist yet (JWT_SECRET_KEY, HF_API_KEY come later); when they do,
-        // their summary must be set/unset only.
-        let config = try load()
-        for (key, value) in config.redactedSummary() where ServerConfiguration.setting(named: key)?.isSecret == true {
-            #expect(value == "set" || value == "unset")
+    @Test func secretValuesNeverAppearInTheSummary() throws {
+        let secrets = [
+            "JWT_SECRET_KEY": "jwt-7f3c9a1e-secret-value-0123456789",
+            "HF_TOKEN": "hf_2b8d4e6f-secret-value",
+            "OVA_LLM_API_KEY": "sk-llm-9a8b7c-secret-value",
+        ]
+        let config = try load(secrets)
+        let summary = config.redactedSummary()
+        for (key, value) in summary where ServerConfiguration.setting(named: key)?.isSecret == true {
+            #expect(value == "set" || value == "unset", "\(key)=\(value)")
         }
+        let text = summary.map { "\($0.key)=\($0.value)" }.joined(separator: "\n") + config.warnings.joined()
+        for value in secrets.values {
+            #expect(!text.contains(value))
+            #expect(!text.contains(String(value.prefix(12))))
+        }
+        let values = Dictionary(uniqueKeysWithValues: summary.map { ($0.key, $0.value) })
+        #expect(values["JWT_SECRET_KEY"] == "set")
+        #expect(values["HF_API_KEY"] == "set")
+        #expect(values["OVA_LLM_API_KEY"] == "set")
+        #expect(values["DB_PASSWORD"] == "unset")
         let secretError = ConfigurationError.invalidValue(variable: "JWT_SECRET_KEY", value: "hunter2", expected: "too short", secret: true)
         #expect(!secretError.description.contains("hunter2"))
         #expect(secretError.description.contains("JWT_SECRET_KEY"))
     }
 
-    @Test func variablesTableIsConsistent() throws {
-        let names = ServerConfiguration.variables.map(\.name)
-        #expect(Set(names).count == names.count, "names are unique")
-        for variable in ServerConfiguration.variables {
-            #expect(!variable.help.isEmpty, "\(variable.name) has help")
+    @Test func aSecretsRejectedValueIsNotEchoed() {
+        let strict = SettingParser<String?>(
+            parse: { text, variable, _ throws(ConfigurationError) in
+                throw .invalidValue(variable: variable, value: text, expected: "must be 40 hex digits")
+            },
+            format: { $0 }
+        )
+        let setting = ServerConfiguration.Setting("OVA_TEST_KEY", \.providers.llmAPIKey, strict, group: .providers, secret: true, doc: "test")
+        var config = ServerConfiguration.defaults
+        do {
+            try setting.apply(&config, "hunter2-value", "OVA_TEST_KEY", ServerConfiguration.LoadContext(environment: [:]))
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description == #"OVA_TEST_KEY="<redacted>": must be 40 hex digits"#)
+            #expect(error.value == "<redacted>")
+        }
+    }
+
+    @Test func startupLogShowsTheEffectiveConfigurationAtInfoWithoutSecrets() throws {
+        let secrets = ["JWT_SECRET_KEY": "jwt-5e1d-startup-secret-0123456789abcdef", "OVA_LLM_API_KEY": "sk-startup-secret-42"]
+        let config = try load(secrets.merging(["OVA_LISTEN": "127.0.0.1:0", "DB_PASSWORD": ""]) { $1 })
+        let logs = CapturedLogs()
+        OvaServerApp.logSummary(of: config, to: logs.logger())
+        let entries = logs.entries
+        #expect(entries.count == ServerConfiguration.Setting.Group.allCases.count)
+        #expect(entries.allSatisfy { $0.level == .info })
+        let text = entries.map(\.message).joined(separator: "\n")
+        for setting in ServerConfiguration.settings {
+            #expect(text.contains(" \(setting.name)="), "\(setting.name) is in the startup summary")
+        }
+        #expect(text.contains("configuration transport: OVA_LISTEN=127.0.0.1:0 "))
+        #expect(text.contains("JWT_SECRET_KEY=set"))
+        #expect(text.contains("OVA_LLM_API_KEY=set"))
+        #expect(text.contains("DB_PASSWORD=unset"))
+        for value in secrets.values {
+            #expect(!text.contains(value))
+        }
+    }
+
+    @Test func declarationsAreConsistent() throws {
+        let names = ServerConfiguration.settings.flatMap(\.names)
+        #expect(Set(names).count == names.count, "names and aliases are unique")
+        let flags = ServerConfiguration.settings.filter(\.hasFlag).map(\.flagName)
+        #expect(Set(flags).count == flags.count, "flags are unique")
+        for setting in ServerConfiguration.settings {
+            #expect(!setting.doc.isEmpty, "\(setting.name) has a doc line")
+            #expect(!setting.isSecret || setting.defaultText == nil, "\(setting.name): a secret has no default")
         }
         #expect(ServerConfiguration.setting(named: "OVA_TLS_CERT")?.flagName == "tls-cert")
         #expect(ServerConfiguration.setting(named: "LOG_LEVEL")?.name == "OVA_LOG_LEVEL")
         #expect(ServerConfiguration.setting(named: "ENVIRONMENT")?.flagName == "environment")
+        #expect(ServerConfiguration.setting(named: "OVA_THREADS")?.defaultText == "auto")
+        #expect(ServerConfiguration.setting(named: "OVA_MAX_MESSAGE_BYTES")?.defaultText == "4194304")
+        #expect(ServerConfiguration.setting(named: "OVA_DATA_DIR")?.defaultText == "./data")
         // Each documented default is what an empty environment yields.
-        let defaults = try load()
-        let summary = Dictionary(uniqueKeysWithValues: defaults.redactedSummary().map { ($0.key, $0.value) })
-        #expect(summary["OVA_LISTEN"] == ServerConfiguration.variables.first { $0.name == "OVA_LISTEN" }?.default)
-        #expect(summary["OVA_MAX_MESSAGE_BYTES"] == ServerConfiguration.variables.first { $0.name == "OVA_MAX_MESSAGE_BYTES" }?.default)
+        let summary = Dictionary(uniqueKeysWithValues: try load().redactedSummary().map { ($0.key, $0.value) })
+        for setting in ServerConfiguration.settings where setting.group != .storage && setting.name != "OVA_ENV_FILE" {
+            #expect(summary[setting.name] == (setting.defaultText ?? "unset"), "\(setting.name)")
+        }
     }
 
-    @Test func documentationListsEveryVariable() throws {
-        let testFile = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-        let root = testFile.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let docs = root.appendingPathComponent("docs/CONFIGURATION.md")
-        let text = try #require(try? String(contentsOf: docs, encoding: .utf8), "missing \(docs.path)")
-        for variable in ServerConfiguration.variables {
-            #expect(text.contains("`\(variable.name)`"), "docs/CONFIGURATION.md does not document \(variable.name)")
-            if !variable.default.isEmpty {
-                #expect(text.contains("`\(variable.default)`"), "docs/CONFIGURATION.md lacks the default of \(variable.name)")
+    @Test func helpListsEverySetting() {
+        let help = ServerConfiguration.commandLineHelp()
+        for setting in ServerConfiguration.settings {
+            #expect(help.contains(setting.name), "\(setting.name)")
+            if setting.hasFlag {
+                #expect(help.contains("--\(setting.flagName) <value>\n      \(setting.names.joined(separator: ", ")) (default: \(setting.defaultText ?? "unset"))"), "\(setting.name)")
             }
         }
+    }
+
+    // MARK: Generated files agree with the declarations
+
+    private static let packageRoot = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The first line where the committed file differs from the generated text, for a short
+    /// failure message; nil when they are equal.
+    private func firstDifference(_ expected: String, _ actual: String) -> String? {
+        if expected == actual { return nil }
+        let expectedLines = expected.components(separatedBy: "\n")
+        let actualLines = actual.components(separatedBy: "\n")
+        for index in 0..<max(expectedLines.count, actualLines.count) {
+            let want = index < expectedLines.count ? expectedLines[index] : "<end of file>"
+            let have = index < actualLines.count ? actualLines[index] : "<end of file>"
+            if want != have {
+                return "line \(index + 1): generated \(want.debugDescription), committed \(have.debugDescription)"
+            }
+        }
+        return "files differ"
+    }
+
+    @Test func configurationDocsAreGeneratedFromTheDeclarations() throws {
+        let docs = Self.packageRoot.appendingPathComponent("docs/CONFIGURATION.md")
+        let text = try #require(try? String(contentsOf: docs, encoding: .utf8), "missing \(docs.path)")
+        let updated = try #require(
+            ServerConfiguration.updatingSettingsSection(in: text),
+            "docs/CONFIGURATION.md lacks the generated-section markers"
+        )
+        #expect(firstDifference(updated, text) == nil, "docs/CONFIGURATION.md's settings tables are stale: run `make config-docs`")
+        for setting in ServerConfiguration.settings {
+            #expect(text.contains("| `\(setting.name)`"), "docs/CONFIGURATION.md does not document \(setting.name)")
+        }
+    }
+
+    @Test func environmentExampleIsGeneratedFromTheDeclarations() throws {
+        let example = Self.packageRoot.appendingPathComponent(".env.example")
+        let text = try #require(try? String(contentsOf: example, encoding: .utf8), "missing \(example.path)")
+        #expect(firstDifference(ServerConfiguration.environmentExample(), text) == nil, ".env.example is stale: run `make config-docs`")
+        for setting in ServerConfiguration.settings {
+            let line = "# \(setting.name)=" + (setting.isSecret ? "" : setting.defaultText ?? "")
+            #expect(text.split(separator: "\n").contains { $0 == line }, "\(line)")
+        }
+    }
+
+    @Test func generatedSectionReplacesOnlyWhatIsBetweenTheMarkers() {
+        let document = "prose before\n\(ServerConfiguration.generatedSectionBegin)\nold table\n\(ServerConfiguration.generatedSectionEnd)\nprose after\n"
+        let updated = ServerConfiguration.updatingSettingsSection(in: document)
+        #expect(updated == "prose before\n\(ServerConfiguration.markdownSettingsSection())\nprose after\n")
+        #expect(ServerConfiguration.updatingSettingsSection(in: "no markers") == nil)
     }
 }

@@ -22,9 +22,14 @@ public final class RPCServer: Sendable {
         public var tls: TLSConfiguration
         public var limits = ConnectionLimits()
         /// Connections beyond this are closed as soon as they are accepted.
-        public var maxConnections = 20_000
+        public var maxConnections = Self.defaultMaxConnections
         /// How long in-flight calls may run after a graceful shutdown starts.
-        public var shutdownGracePeriod: TimeAmount = .seconds(10)
+        public var shutdownGracePeriod = Self.defaultShutdownGracePeriod
+
+        /// The default of ``maxConnections``, for configuration layers that document it.
+        public static let defaultMaxConnections = 20_000
+        /// The default of ``shutdownGracePeriod``.
+        public static let defaultShutdownGracePeriod: TimeAmount = .seconds(10)
 
         public init(host: String, port: Int, tls: TLSConfiguration) {
             self.host = host

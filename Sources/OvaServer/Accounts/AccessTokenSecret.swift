@@ -8,15 +8,15 @@ enum AccessTokenSecret {
     static let fileName = "jwt-secret"
 
     static func resolve(configuration: ServerConfiguration, logger: Logger) throws(ConfigurationError) -> [UInt8] {
-        if let secret = configuration.jwtSecret {
+        if let secret = configuration.auth.jwtSecret {
             if secret.count < 32 {
                 logger.warning("JWT_SECRET_KEY is shorter than 32 bytes; production refuses such a key")
             }
             return secret
         }
         // Production never gets here: the configuration requires JWT_SECRET_KEY.
-        try DataFiles.ensureDirectory(configuration.dataDirectory)
-        let path = configuration.dataDirectory + "/" + self.fileName
+        try DataFiles.ensureDirectory(configuration.storage.dataDirectory)
+        let path = configuration.storage.dataDirectory + "/" + self.fileName
         if FileManager.default.fileExists(atPath: path) {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                 // Never replace a key we cannot read: that would silently end every session.

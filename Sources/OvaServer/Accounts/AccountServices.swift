@@ -21,15 +21,15 @@ public struct AccountServices: Sendable {
         logger: Logger,
         passwordHasher: PasswordHasher? = nil
     ) async throws -> AccountServices {
-        try DataFiles.preparePrivateDirectory(configuration.dataDirectory, production: configuration.isProduction, logger: logger)
+        try DataFiles.preparePrivateDirectory(configuration.storage.dataDirectory, production: configuration.isProduction, logger: logger)
         let secret = try AccessTokenSecret.resolve(configuration: configuration, logger: logger)
-        try DataFiles.preparePrivateDatabase(path: configuration.effectiveDatabasePath, logger: logger)
-        let store = try await Store.open(.file(configuration.effectiveDatabasePath), logger: logger)
+        try DataFiles.preparePrivateDatabase(path: configuration.storage.effectiveDatabasePath, logger: logger)
+        let store = try await Store.open(.file(configuration.storage.effectiveDatabasePath), logger: logger)
         let hasher = try passwordHasher ?? PasswordHasher()
         let authenticator = AdminAuthenticator(
             store: store,
             secret: secret,
-            tokenLifetimeSeconds: Int64(configuration.accessTokenExpireMinutes) * 60,
+            tokenLifetimeSeconds: configuration.auth.accessTokenLifetime.components.seconds,
             hasher: hasher,
             logger: logger
         )
@@ -47,8 +47,8 @@ public struct AccountServices: Sendable {
 
     /// One limiter per public method, so contact spam cannot block registrations.
     func publicLimiter(configuration: ServerConfiguration) -> KeyedRateLimiter {
-        let perMinute = Double(configuration.publicRatePerMinute)
-        return KeyedRateLimiter(ratePerSecond: perMinute / 60, burst: max(1, configuration.publicRatePerMinute))
+        let perMinute = Double(configuration.auth.publicRatePerMinute)
+        return KeyedRateLimiter(ratePerSecond: perMinute / 60, burst: max(1, configuration.auth.publicRatePerMinute))
     }
 
     func register(into router: inout RPCRouter, configuration: ServerConfiguration) {

@@ -6,8 +6,8 @@ import OvaJSONEscaping
 public enum OvaLogging {
     /// Installs the log handler. Call once, before the first logger is made.
     public static func bootstrap(configuration: ServerConfiguration) {
-        let level = Logger.Level(rawValue: configuration.logLevel.lowercased()) ?? .info
-        let json = configuration.logFormat == .json
+        let level = configuration.logging.level
+        let json = configuration.logging.format == .json
         LoggingSystem.bootstrap { label in
             var handler: any LogHandler = json ? JSONLogHandler(label: label) : StreamLogHandler.standardError(label: label)
             handler.logLevel = level

@@ -51,13 +51,13 @@ public enum OvaServerApp {
     ) async throws -> Running {
         let tls = try TLSMaterial.resolve(configuration: configuration, logger: logger)
         var rpcConfiguration = RPCServer.Configuration(
-            host: configuration.listenHost,
-            port: configuration.listenPort,
+            host: configuration.transport.listen.host,
+            port: configuration.transport.listen.port,
             tls: try tls.makeServerTLSConfiguration()
         )
-        rpcConfiguration.limits = self.limits(for: configuration)
-        rpcConfiguration.maxConnections = configuration.maxConnections
-        rpcConfiguration.shutdownGracePeriod = .milliseconds(Int64(configuration.shutdownGracePeriodSeconds * 1000))
+        rpcConfiguration.limits = configuration.transport.connectionLimits
+        rpcConfiguration.maxConnections = configuration.transport.maxConnections
+        rpcConfiguration.shutdownGracePeriod = TimeAmount(configuration.transport.shutdownGracePeriod)
         let accounts = try await AccountServices.open(configuration: configuration, logger: logger, passwordHasher: passwordHasher)
         let multimodal = await MultimodalServices.start(configuration: configuration, logger: logger)
         let services = ServiceRegistry(accounts: accounts, multimodal: multimodal, configuration: configuration)
@@ -73,7 +73,7 @@ public enum OvaServerApp {
             address = try await server.start()
         } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EACCES {
             await accounts.close()
-            let listen = "\(configuration.listenHost):\(configuration.listenPort)"
+            let listen = configuration.transport.listen.description
             let reason = error.errnoCode == EADDRINUSE
                 ? "the address is already in use (another ova-server?)"
                 : "permission denied (ports below 1024 need privileges)"
@@ -89,52 +89,49 @@ public enum OvaServerApp {
         return Running(server: server, address: address, services: services, accounts: accounts, multimodal: multimodal, tls: tls)
     }
 
-    static func limits(for configuration: ServerConfiguration) -> ConnectionLimits {
-        var limits = ConnectionLimits()
-        limits.settings.maxConcurrentStreams = configuration.maxConcurrentStreams
-        limits.settings.maxMessageSize = configuration.maxMessageBytes
-        limits.maxConnectionBuffer = configuration.maxConnectionBufferBytes
-        // 0 disables the idle timeout.
-        limits.idleTimeout = configuration.idleTimeoutSeconds > 0 ? .milliseconds(Int64(configuration.idleTimeoutSeconds * 1000)) : nil
-        limits.handshakeTimeout = .milliseconds(Int64(configuration.handshakeTimeoutSeconds * 1000))
-        limits.writeStallTimeout = configuration.writeStallTimeoutSeconds > 0
-            ? .milliseconds(Int64(configuration.writeStallTimeoutSeconds * 1000)) : nil
-        return limits
+    /// The effective configuration at info level, one line per group; secrets only as set/unset.
+    static func logSummary(of configuration: ServerConfiguration, to logger: Logger) {
+        let summary = configuration.redactedSummary()
+        for group in ServerConfiguration.Setting.Group.allCases {
+            let entries = zip(ServerConfiguration.settings, summary).filter { $0.0.group == group }.map { "\($0.1.key)=\($0.1.value)" }
+            logger.info("configuration \(group.rawValue): \(entries.joined(separator: " "))")
+        }
     }
 
     /// Runs until SIGINT or SIGTERM, then shuts down gracefully (a second signal exits at once).
     public static func run(configuration: ServerConfiguration, logger: Logger) async throws {
         let group: MultiThreadedEventLoopGroup
         let ownsGroup: Bool
-        if configuration.tasksOnEventLoops {
+        let threads = configuration.transport.eventLoopThreads.resolved
+        if configuration.transport.tasksOnEventLoops {
             // Tasks resumed by the event loop then continue on it: no hop to another thread and
             // back per call (the largest cost of an async handler; see docs/PERFORMANCE.md).
-            NIOSingletons.groupLoopCountSuggestion = configuration.eventLoopThreads
+            NIOSingletons.groupLoopCountSuggestion = threads
             if !NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor() {
                 logger.warning("could not run tasks on the event loops (OVA_TASKS_ON_EVENT_LOOPS); using the default executor")
             }
             group = MultiThreadedEventLoopGroup.singleton
             ownsGroup = false
         } else {
-            group = MultiThreadedEventLoopGroup(numberOfThreads: configuration.eventLoopThreads)
+            group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
             ownsGroup = true
         }
+        self.logSummary(of: configuration, to: logger)
         let running = try await self.start(configuration: configuration, logger: logger, eventLoopGroup: group)
-        for (key, value) in configuration.redactedSummary() {
-            logger.debug("config \(key)=\(value)")
-        }
         if running.tls.isDevelopmentCertificate {
             logger.notice(
                 "using the development TLS certificate (clients: --ca \(running.tls.certificatePath) or --insecure)",
                 metadata: ["certificate": "\(running.tls.certificatePath)", "sha256": "\(running.tls.fingerprint)"]
             )
         }
+        let methods = running.services.router.registeredMethods
         logger.notice(
             "ova-server listening",
             metadata: [
                 "address": "\(running.address)",
                 "environment": "\(configuration.environment.rawValue)",
-                "services": "\(running.services.router.registeredMethods.count) methods",
+                "services": "\(Set(methods.map(\.service)).count)",
+                "methods": "\(methods.count)",
             ]
         )
         if (try? await running.accounts.store.admins.count()) == 0 {

@@ -37,12 +37,15 @@ public struct ProcessEnvironment: Sendable {
 
     /// Merges `environment` with the `.env` files.
     ///
-    /// - Parameter workingDirectory: where `.env` is looked for and a relative `OVA_ENV_FILE`
-    ///   is resolved.
+    /// - Parameters:
+    ///   - overrides: the command line's settings; `OVA_ENV_FILE` there (`--env-file`) wins over
+    ///     the environment's.
+    ///   - workingDirectory: where `.env` is looked for and a relative `OVA_ENV_FILE` is resolved.
     /// - Throws: ``ConfigurationError`` for a bad line (file and line number, never the value),
     ///   a missing `OVA_ENV_FILE` file, or an existing `.env` that cannot be read.
     public static func resolve(
         environment: [String: String] = ProcessInfo.processInfo.environment,
+        overrides: [String: String] = [:],
         workingDirectory: String = FileManager.default.currentDirectoryPath
     ) throws(ConfigurationError) -> ProcessEnvironment {
         // Lowest precedence first; each later file overrides the earlier ones.
@@ -51,7 +54,7 @@ public struct ProcessEnvironment: Sendable {
         if FileManager.default.fileExists(atPath: defaultPath) {
             sources.append((defaultPath, nil))
         }
-        if let named = environment[envFileVariable], !named.isEmpty {
+        if let named = [overrides[envFileVariable], environment[envFileVariable]].compactMap({ $0 }).first(where: { !$0.isEmpty }) {
             let path = absolute(named, in: workingDirectory)
             // OVA_ENV_FILE=.env is the default file named twice: read it once.
             if !sources.contains(where: { sameFile($0.path, path) }) {

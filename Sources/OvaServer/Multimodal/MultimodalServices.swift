@@ -19,23 +19,20 @@ public struct MultimodalServices: Sendable {
     /// Builds the provider clients and starts the local engines. A missing engine is not
     /// fatal: its capability answers FAILED_PRECONDITION saying what to install.
     public static func start(configuration: ServerConfiguration, logger: Logger) async -> MultimodalServices {
+        let settings = configuration.providers
         let huggingFace = HuggingFaceConfiguration(
-            baseURL: configuration.huggingFaceBaseURL,
-            apiKey: configuration.huggingFaceAPIKey,
-            sttModel: configuration.huggingFaceSpeechToTextModel.isEmpty ? nil : configuration.huggingFaceSpeechToTextModel,
-            ttsModel: configuration.huggingFaceTextToSpeechModel.isEmpty ? nil : configuration.huggingFaceTextToSpeechModel,
-            detectionModel: configuration.huggingFaceDetectionModel.isEmpty ? nil : configuration.huggingFaceDetectionModel,
-            captionModel: configuration.huggingFaceCaptionModel.isEmpty ? nil : configuration.huggingFaceCaptionModel,
-            signModel: configuration.huggingFaceSignModel.isEmpty ? nil : configuration.huggingFaceSignModel,
-            requestTimeout: .seconds(configuration.providerTimeoutSeconds)
+            baseURL: settings.huggingFaceBaseURL,
+            apiKey: settings.huggingFaceAPIKey,
+            sttModel: settings.speechToTextModel,
+            ttsModel: settings.textToSpeechModel,
+            detectionModel: settings.detectionModel,
+            captionModel: settings.captionModel,
+            signModel: settings.signModel,
+            requestTimeout: settings.timeout
         )
         var chat: ChatCompletionsConfiguration?
-        if let base = configuration.effectiveLLMBaseURL, !configuration.llmModel.isEmpty {
-            chat = ChatCompletionsConfiguration(
-                baseURL: base,
-                apiKey: configuration.llmAPIKey ?? configuration.huggingFaceAPIKey,
-                model: configuration.llmModel
-            )
+        if let base = settings.effectiveLLMBaseURL, let model = settings.llmModel {
+            chat = ChatCompletionsConfiguration(baseURL: base, apiKey: settings.llmAPIKey ?? settings.huggingFaceAPIKey, model: model)
         }
         let providers = RemoteProviders(
             huggingFace: huggingFace, chat: chat, policy: Self.resiliencePolicy(for: configuration),
@@ -72,14 +69,13 @@ public struct MultimodalServices: Sendable {
 
     /// Every provider's timeouts and retries, from the `OVA_PROVIDER_*` settings.
     static func resiliencePolicy(for configuration: ServerConfiguration) -> ResiliencePolicy {
+        let settings = configuration.providers
         var policy = ResiliencePolicy()
-        policy.overallTimeout = .milliseconds(Int64(configuration.providerTimeoutSeconds * 1000))
-        // The configuration guarantees attempt <= overall; min() keeps the executor's
-        // precondition for a configuration built some other way.
-        policy.attemptTimeout = min(
-            .milliseconds(Int64(configuration.effectiveProviderAttemptTimeoutSeconds * 1000)), policy.overallTimeout
-        )
-        policy.retry.maxRetries = configuration.providerRetries
+        policy.overallTimeout = settings.timeout
+        // The loader guarantees attempt <= overall; min() keeps the executor's precondition
+        // for a configuration built some other way.
+        policy.attemptTimeout = min(settings.effectiveAttemptTimeout, settings.timeout)
+        policy.retry.maxRetries = settings.retries
         return policy
     }
 

@@ -42,12 +42,12 @@ public struct TLSMaterial: Sendable, Equatable {
     ///   file, or, in production, that `OVA_TLS_CERT` and `OVA_TLS_KEY` are required.
     public static func resolve(configuration: ServerConfiguration, logger: Logger) throws(ConfigurationError) -> TLSMaterial {
         var clientCAPath: String?
-        if let path = configuration.tlsClientCAPath {
+        if let path = configuration.tls.clientCAPath {
             try checkReadable(path, variable: "OVA_TLS_CLIENT_CA")
             clientCAPath = path
         }
 
-        switch (configuration.tlsCertificatePath, configuration.tlsKeyPath) {
+        switch (configuration.tls.certificatePath, configuration.tls.keyPath) {
         case (.some(let certificatePath), .some(let keyPath)):
             try checkReadable(certificatePath, variable: "OVA_TLS_CERT")
             try checkReadable(keyPath, variable: "OVA_TLS_KEY")
@@ -88,7 +88,7 @@ public struct TLSMaterial: Sendable, Equatable {
 
         case (.some, .none), (.none, .some):
             throw .inconsistent(
-                variable: configuration.tlsCertificatePath == nil ? "OVA_TLS_CERT" : "OVA_TLS_KEY",
+                variable: configuration.tls.certificatePath == nil ? "OVA_TLS_CERT" : "OVA_TLS_KEY",
                 reason: "OVA_TLS_CERT and OVA_TLS_KEY must be set together (PEM certificate chain and PEM private key)"
             )
 
@@ -100,7 +100,7 @@ public struct TLSMaterial: Sendable, Equatable {
                         + "the self-signed development certificate is only generated in development"
                 )
             }
-            let development = try DevelopmentCertificate.ensure(in: configuration.dataDirectory)
+            let development = try DevelopmentCertificate.ensure(in: configuration.storage.dataDirectory)
             if let mode = development.tightenedKeyMode {
                 DataFiles.logTightened(path: development.keyPath, previousMode: mode_t(mode), logger: logger)
             }
