@@ -368,6 +368,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The built `ova` executable run as a user runs it, against real and hostile loopback servers.
+        .testTarget(
+            name: "OvaCLITests",
+            dependencies: [
+                "OvaTestServer", "OvaFakeUpstream", "OvaRPC", "OvaProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // A real ova-server with a superadmin and client helpers, for end-to-end tests only.
         .target(
             name: "OvaTestServer",
