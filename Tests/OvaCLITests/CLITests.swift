@@ -191,6 +191,16 @@ struct OutputTests {
         #expect(!unknown.standardError.contains("Usage"))
         #expect(unknown.standardError.hasPrefix("ova: unknown method ova.v1.Nope/Nothing"))
 
+        let missingCA = try await ova.run(["call", "ova.v1.Health/Check", "--ca", missing])
+        #expect(missingCA.status == 64)
+        #expect(missingCA.standardError == "ova: \(missing) does not exist; pass a PEM file of certificates to trust, e.g. data/dev-cert.pem (--ca or OVA_CA)\n")
+
+        let notPEM = ova.directory.appendingPathComponent("notes.txt").path
+        try Data("not a certificate\n".utf8).write(to: URL(fileURLWithPath: notPEM))
+        let badCA = try await ova.run(["call", "ova.v1.Health/Check", "--ca", notPEM])
+        #expect(badCA.status == 64)
+        #expect(badCA.standardError == "ova: \(notPEM): no usable PEM certificate or key; pass PEM files (e.g. --ca data/dev-cert.pem)\n")
+
         let usage = try await ova.run(["call", "--insecure"])
         #expect(usage.status == 64)
         #expect(usage.standardError.contains("Usage: ova call"))

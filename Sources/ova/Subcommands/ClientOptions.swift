@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOSSL
 import OvaRPC
 
 /// Connection and call flags shared by every subcommand.
@@ -60,12 +61,23 @@ struct ClientOptions: ParsableArguments {
         if self.insecure {
             trust = .insecureNoVerification
         } else if let ca = self.trustedCertificateFile {
+            try checkInputFile(ca, expected: "a PEM file of certificates to trust, e.g. data/dev-cert.pem (--ca or OVA_CA)")
             trust = .certificateFile(ca)
         } else {
             trust = .systemDefault
         }
+        for file in [self.cert, self.key].compactMap({ $0 }) {
+            try checkInputFile(file, expected: "a PEM file for mutual TLS (--cert, --key)")
+        }
         let tls = ClientTLSConfiguration(trust: trust, serverHostname: self.serverName, certificateChainPath: self.cert, privateKeyPath: self.key)
-        return try RPCChannel(configuration: .init(host: host, port: port, tls: tls))
+        do {
+            return try RPCChannel(configuration: .init(host: host, port: port, tls: tls))
+        } catch is NIOSSLError, is BoringSSLError {
+            // The files exist but are not what TLS needs (no PEM certificate, a key that does not
+            // parse); BoringSSL's error stack would not say which file.
+            let files = [self.insecure ? nil : self.trustedCertificateFile, self.cert, self.key].compactMap { $0 }
+            throw ValidationError("\(files.joined(separator: ", ")): no usable PEM certificate or key; pass PEM files (e.g. --ca data/dev-cert.pem)")
+        }
     }
 
     /// The deadline and metadata of a call: `--header` entries, a `user-agent`, and the token
