@@ -384,6 +384,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The built `ova` executable run as a user runs it, against real and hostile loopback servers.
+        .testTarget(
+            name: "OvaCLITests",
+            dependencies: [
+                "OvaTestServer", "OvaFakeUpstream", "OvaRPC", "OvaProto",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Seeded randomness and awaited cleanup, for any test target (no dependencies).
         .target(
             name: "OvaTestSupport",

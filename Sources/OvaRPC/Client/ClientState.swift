@@ -33,7 +33,15 @@ final class ClientState {
 
     func connectionClosed(error: RPCError) {
         self.usability?.markUnusable()
-        self.readyPromise?.fail(error)
+        if error.cause == nil, !self.goAwayReceived {
+            // Closed before SETTINGS without a GOAWAY or a TLS error: the way a TLS server that
+            // does not speak OVA/1 hangs up (§2).
+            var closedEarly = error
+            closedEarly.cause = ClosedBeforeSettings(evidence: "it closed the connection before sending SETTINGS")
+            self.readyPromise?.fail(closedEarly)
+        } else {
+            self.readyPromise?.fail(error)
+        }
         self.readyPromise = nil
         while let pending = self.pendingOpens.popFirst() {
             pending.open.inbound.fail(error)

@@ -133,8 +133,13 @@ public final class RPCChannel: Sendable {
             self.state.withLock { state in
                 if case .connecting = state { state = .idle }
             }
-            if let error = error as? RPCError { throw error }
-            throw RPCError(code: .unavailable, message: "could not connect to \(self.configuration.host):\(self.configuration.port): \(error)")
+            // An RPCError without a cause is already worded for people (e.g. GOAWAY before SETTINGS).
+            if let error = error as? RPCError, error.cause == nil { throw error }
+            let failure = ConnectFailure.classify(
+                error, host: self.configuration.host, port: self.configuration.port,
+                checkedName: self.configuration.tls.serverHostname, connectTimeout: self.configuration.connectTimeout
+            )
+            throw RPCError(code: .unavailable, message: failure.description, cause: failure)
         }
     }
 

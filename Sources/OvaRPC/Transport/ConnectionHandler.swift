@@ -184,6 +184,16 @@ final class ConnectionHandler: ChannelInboundHandler {
             }
             self.start(context: context)
             context.fireUserInboundEventTriggered(event)
+        } else if let client = self.client, let tls = event as? TLSUserEvent, case .handshakeCompleted(let negotiated) = tls,
+                  negotiated != RPCServer.applicationProtocol {
+            // A peer that did not select ova/1 is not an OVA/1 server (§2): say so now rather
+            // than wait for SETTINGS that will not come.
+            let evidence = "TLS negotiated \(negotiated.map { "ALPN \($0)" } ?? "no ALPN protocol") instead of \(RPCServer.applicationProtocol)"
+            client.connectionClosed(error: RPCError(
+                code: .unavailable, message: evidence, cause: ClosedBeforeSettings(evidence: evidence)
+            ))
+            self.lifecycle.closed()
+            context.close(promise: nil)
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -217,7 +227,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         // TLS failures (plaintext on the TLS port, bad certificates) and I/O errors end the
         // connection; they never reach other connections.
         self.logger.debug("connection error: \(error)")
-        self.client?.connectionClosed(error: RPCError(code: .unavailable, message: "connection failed: \(error)"))
+        self.client?.connectionClosed(error: RPCError(code: .unavailable, message: "connection failed: \(error)", cause: error))
         context.close(promise: nil)
     }
 

@@ -31,7 +31,7 @@ struct Call: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             let method = try self.resolveMethod()
             guard let inputType = OvaSchema.messageType(named: method.inputType),
                   let outputType = OvaSchema.messageType(named: method.outputType)
@@ -51,12 +51,13 @@ struct Call: AsyncParsableCommand {
             let channel = try self.client.makeChannel()
             let options = self.client.callOptions()
             let printResponse: @Sendable (RawMessage) throws -> Void = { [pretty] response in
-                print(try ProtobufJSON.encode(serialized: response.bytes, descriptor: outputType.protobufCDescriptor, pretty: pretty))
+                Output.line(try ProtobufJSON.encode(serialized: response.bytes, descriptor: outputType.protobufCDescriptor, pretty: pretty))
             }
             switch method.kind {
             case .unary:
                 let response = try await channel.unary(method, request: requests[0], responseType: RawMessage.self, options: options)
                 try printResponse(response)
+                try self.saveIfNewLogin(method, response)
             case .serverStreaming:
                 try await channel.serverStreaming(method, request: requests[0], responseType: RawMessage.self, options: options) { responses in
                     for try await response in responses { try printResponse(response) }
@@ -75,6 +76,16 @@ struct Call: AsyncParsableCommand {
             }
             await channel.close()
         }
+    }
+
+    /// Auth/Login and Auth/Refresh answer with a token (Refresh ends the session of the one
+    /// sent): save it as `ova login` does, or the next command would send a dead token.
+    private func saveIfNewLogin(_ method: MethodDescriptor, _ response: RawMessage) throws {
+        guard method.path == "ova.v1.Auth/Login" || method.path == "ova.v1.Auth/Refresh" else { return }
+        let login = try LoginResponse(serializedBytes: response.bytes)
+        let previous = SavedToken.load(for: self.client.addr, includingExpired: true)
+        try saveLogin(login, address: self.client.addr, email: login.admin?.email ?? previous?.email ?? "")
+        FileHandle.standardError.write(Data("ova: token saved to \(SavedToken.path)\n".utf8))
     }
 
     private func resolveMethod() throws -> MethodDescriptor {

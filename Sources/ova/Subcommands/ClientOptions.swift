@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import NIOSSL
 import OvaRPC
 
 /// Connection and call flags shared by every subcommand.
@@ -12,6 +13,9 @@ struct ClientOptions: ParsableArguments {
 
     @Flag(name: .long, help: "Do not verify the server's certificate (development only).")
     var insecure = false
+
+    @Option(name: .customLong("server-name"), help: ArgumentHelp("The name the server's certificate must be issued for (default: the host of --addr).", valueName: "name"))
+    var serverName: String?
 
     @Option(name: .long, help: ArgumentHelp("Call deadline in seconds.", valueName: "seconds"))
     var timeout: Double = 30
@@ -57,44 +61,61 @@ struct ClientOptions: ParsableArguments {
         if self.insecure {
             trust = .insecureNoVerification
         } else if let ca = self.trustedCertificateFile {
+            try checkInputFile(ca, expected: "a PEM file of certificates to trust, e.g. data/dev-cert.pem (--ca or OVA_CA)")
             trust = .certificateFile(ca)
         } else {
             trust = .systemDefault
         }
-        let tls = ClientTLSConfiguration(trust: trust, certificateChainPath: self.cert, privateKeyPath: self.key)
-        return try RPCChannel(configuration: .init(host: host, port: port, tls: tls))
+        for file in [self.cert, self.key].compactMap({ $0 }) {
+            try checkInputFile(file, expected: "a PEM file for mutual TLS (--cert, --key)")
+        }
+        let tls = ClientTLSConfiguration(trust: trust, serverHostname: self.serverName, certificateChainPath: self.cert, privateKeyPath: self.key)
+        do {
+            return try RPCChannel(configuration: .init(host: host, port: port, tls: tls))
+        } catch is NIOSSLError, is BoringSSLError {
+            // The files exist but are not what TLS needs (no PEM certificate, a key that does not
+            // parse); BoringSSL's error stack would not say which file.
+            let files = [self.insecure ? nil : self.trustedCertificateFile, self.cert, self.key].compactMap { $0 }
+            throw ValidationError("\(files.joined(separator: ", ")): no usable PEM certificate or key; pass PEM files (e.g. --ca data/dev-cert.pem)")
+        }
     }
 
     /// The deadline and metadata of a call: `--header` entries, a `user-agent`, and the token
     /// `ova login` saved for this server (unless `authenticated` is false or a header sets
     /// `authorization` itself).
     func callOptions(authenticated: Bool = true) -> CallOptions {
+        var metadata = self.headerMetadata()
+        metadata.addString("ova-cli/\(Ova.configuration.version)", forKey: "user-agent")
+        if authenticated, case .saved(let saved) = self.credential {
+            metadata.addString("Bearer \(saved.accessToken)", forKey: "authorization")
+        }
+        return CallOptions(timeout: .milliseconds(Int64(self.timeout * 1000)), metadata: metadata)
+    }
+
+    private func headerMetadata() -> Metadata {
         var metadata = Metadata()
         for entry in self.header {
             guard let equals = entry.firstIndex(of: "=") else { continue }
             metadata.addString(String(entry[entry.index(after: equals)...]), forKey: String(entry[..<equals]).lowercased())
         }
-        metadata.addString("ova-cli/\(Ova.configuration.version)", forKey: "user-agent")
-        if authenticated, metadata.firstString(forKey: "authorization") == nil, let saved = SavedToken.load(for: self.addr) {
-            metadata.addString("Bearer \(saved.accessToken)", forKey: "authorization")
-        }
-        return CallOptions(timeout: .milliseconds(Int64(self.timeout * 1000)), metadata: metadata)
+        return metadata
     }
-}
 
-/// Runs a client action, printing RPC errors as `ova: CODE: message` and exiting with the code.
-func runReportingStatus(_ body: () async throws -> Void) async throws {
-    do {
-        try await body()
-    } catch let error as RPCError {
-        FileHandle.standardError.write(Data("ova: \(error.code.name): \(error.message)\n".utf8))
-        throw ExitCode(Int32(error.code.rawValue))
-    } catch let error as ExitCode {
-        throw error
-    } catch let error as ValidationError {
-        throw error
-    } catch {
-        FileHandle.standardError.write(Data("ova: \(error)\n".utf8))
-        throw ExitCode(Int32(StatusCode.unknown.rawValue))
+    /// Which credential an authenticated call carries: what an UNAUTHENTICATED answer is blamed on.
+    enum Credential {
+        /// `-H authorization=...` on the command line.
+        case header
+        /// The token `ova login` saved for this server.
+        case saved(SavedToken)
+        /// A token was saved for this server but has expired, so none is sent.
+        case expired(SavedToken)
+        case none
+    }
+
+    var credential: Credential {
+        if self.headerMetadata().firstString(forKey: "authorization") != nil { return .header }
+        if let saved = SavedToken.load(for: self.addr) { return .saved(saved) }
+        if let stale = SavedToken.load(for: self.addr, includingExpired: true) { return .expired(stale) }
+        return .none
     }
 }

@@ -15,7 +15,7 @@ struct Describe: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             let channel = try self.client.makeChannel()
             let reflection = ReflectionClient(channel: channel)
             let fullName = self.name.contains(".") ? self.name : "ova.v1.\(self.name)"

@@ -12,7 +12,7 @@ struct ListServices: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             let channel = try self.client.makeChannel()
             defer { Task { await channel.close() } }
             let response = try await ReflectionClient(channel: channel).listServices(ListServicesRequest(), options: self.client.callOptions())

@@ -36,18 +36,9 @@ struct Login: AsyncParsableCommand {
             request.email = self.email
             request.password = password
             let response = try await AuthClient(channel: channel).login(request, options: self.client.callOptions(authenticated: false))
-            let saved = SavedToken(
-                address: self.client.addr, accessToken: response.accessToken,
-                email: response.admin?.email ?? self.email, expiresAtUnixMilliseconds: response.expiresAtUnixMs
-            )
-            do {
-                try saved.save()
-            } catch {
-                throw ValidationError("logged in, but could not save the token to \(SavedToken.path): \(error)")
-            }
-            let expiry = Date(timeIntervalSince1970: Double(response.expiresAtUnixMs) / 1000)
+            let saved = try saveLogin(response, address: self.client.addr, email: self.email)
             let role = response.admin?.superadmin == true ? "superadmin" : "administrator"
-            print("logged in as \(saved.email) (\(role)) until \(expiry); token saved to \(SavedToken.path)")
+            print("logged in as \(saved.email) (\(role)) until \(saved.expiry); token saved to \(SavedToken.path)")
             await channel.close()
         }
     }
@@ -76,6 +67,41 @@ struct Login: AsyncParsableCommand {
     }
 }
 
+/// Saves the token of a login or refresh answer for `address`.
+@discardableResult
+func saveLogin(_ response: LoginResponse, address: String, email: String) throws -> SavedToken {
+    let saved = SavedToken(
+        address: address, accessToken: response.accessToken,
+        email: response.admin?.email ?? email, expiresAtUnixMilliseconds: response.expiresAtUnixMs
+    )
+    do {
+        try saved.save()
+    } catch {
+        throw ValidationError("logged in, but could not save the token to \(SavedToken.path): \(error)")
+    }
+    return saved
+}
+
+/// `ova refresh`: exchanges the saved token for a fresh one (the old session ends) and saves it.
+struct Refresh: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Renew the saved login: a fresh token replaces the saved one, whose session ends."
+    )
+
+    @OptionGroup var client: ClientOptions
+
+    func run() async throws {
+        try await runReportingStatus(self.client) {
+            let channel = try self.client.makeChannel()
+            let response = try await AuthClient(channel: channel).refresh(RefreshRequest(), options: self.client.callOptions())
+            let previous = SavedToken.load(for: self.client.addr, includingExpired: true)
+            let saved = try saveLogin(response, address: self.client.addr, email: previous?.email ?? "")
+            print("login of \(saved.email) renewed until \(saved.expiry); token saved to \(SavedToken.path)")
+            await channel.close()
+        }
+    }
+}
+
 /// `ova logout`: ends the saved token's session on the server and deletes the token.
 struct Logout: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "End the saved session on the server and delete the saved token.")
@@ -88,7 +114,7 @@ struct Logout: AsyncParsableCommand {
             print("not logged in to \(self.client.addr)")
             return
         }
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             let channel = try self.client.makeChannel()
             defer { SavedToken.remove() }
             do {

@@ -28,14 +28,22 @@ struct SavedToken: Codable, Equatable {
         return configHome + "/ova/token"
     }
 
-    /// The saved token for `address`, if there is one and it has not expired.
-    static func load(for address: String) -> SavedToken? {
+    /// The saved token for `address`, if there is one and it has not expired (or, with
+    /// `includingExpired`, even if it has: to tell the user their login expired).
+    static func load(for address: String, includingExpired: Bool = false) -> SavedToken? {
         guard let data = FileManager.default.contents(atPath: self.path),
               let token = try? JSONDecoder().decode(SavedToken.self, from: data),
               token.address == address
         else { return nil }
-        let now = UInt64(Date().timeIntervalSince1970 * 1000)
-        return token.expiresAtUnixMilliseconds > now ? token : nil
+        return includingExpired || !token.isExpired ? token : nil
+    }
+
+    var isExpired: Bool {
+        self.expiresAtUnixMilliseconds <= UInt64(Date().timeIntervalSince1970 * 1000)
+    }
+
+    var expiry: Date {
+        Date(timeIntervalSince1970: Double(self.expiresAtUnixMilliseconds) / 1000)
     }
 
     /// Writes the token with mode 0600 (its directory 0700): it is a credential.

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import collections
+import errno
 import math
+import socket
 import ssl
 import time
 from typing import Any, Deque, Dict, Iterable, List, Optional, Tuple, Union
@@ -25,6 +27,38 @@ def make_ssl_context(ca: Optional[str] = None, *, insecure: bool = False) -> ssl
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def connect_failure(host: str, port: int, error: BaseException, timeout: float,
+                    server_hostname: Optional[str] = None) -> OvaError:
+    """The UNAVAILABLE error for a connection that could not be set up: one line naming the
+    cause and, where the exception tells it, the fix (instead of an ``ssl`` error repr)."""
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or "certificate verify failed"
+        if "mismatch" in reason:  # X509_V_ERR_HOSTNAME_MISMATCH / IP_ADDRESS_MISMATCH
+            name = server_hostname or host
+            message = (f"the certificate of {address} is not issued for {name}: connect by a name the "
+                       f"certificate lists, or pass server_hostname=<a name it lists>")
+        else:
+            message = (f"the certificate of {address} is not trusted ({reason}): pass ca=\"data/dev-cert.pem\" "
+                       f"(the development server's certificate) or insecure=True for a development server")
+    elif isinstance(error, ConnectionRefusedError) or getattr(error, "errno", None) == errno.ECONNREFUSED:
+        message = f"nothing is listening on {address}: is ova-server running? `make run`"
+    elif isinstance(error, (TimeoutError, socket.timeout)):
+        message = f"{address} did not answer within {timeout:g} s (firewall? wrong address?)"
+    elif isinstance(error, ssl.SSLError) and error.reason in _NOT_TLS_REASONS:
+        message = f"{address} is not an OVA server (TLS said {error.reason})"
+    elif isinstance(error, (ssl.SSLEOFError, ConnectionResetError)):
+        message = f"{address} is not an OVA server (it closed the connection during the TLS handshake)"
+    else:
+        message = f"could not connect to {address}: {error}"
+    return OvaError(StatusCode.UNAVAILABLE, message)
+
+
+# What OpenSSL says when the peer answers a ClientHello with something that is not TLS.
+_NOT_TLS_REASONS = {"WRONG_VERSION_NUMBER", "HTTP_REQUEST", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE",
+                    "UNKNOWN_PROTOCOL", "NO_APPLICATION_PROTOCOL"}
 
 
 def check_alpn(sock: Any) -> None:

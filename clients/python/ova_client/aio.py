@@ -9,7 +9,7 @@ from typing import Any, AsyncIterable, AsyncIterator, Dict, Iterable, List, Opti
 
 from . import wire
 from ._common import (
-    USER_AGENT, CallCore, MetadataLike, deadline_from, deliver, make_ssl_context, normalize_metadata, parse,
+    USER_AGENT, CallCore, MetadataLike, connect_failure, deadline_from, deliver, make_ssl_context, normalize_metadata, parse,
     serialize, timeout_us,
 )
 from .protocol import ClientProtocol, ConnectionClosed, PingAcked
@@ -34,8 +34,10 @@ class _AsyncConnection:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port, ssl=ctx, server_hostname=server_hostname or host,
                                         limit=1 << 20), connect_timeout)
-        except (OSError, ssl.SSLError, asyncio.TimeoutError) as e:
-            raise OvaError(StatusCode.UNAVAILABLE, f"connection to {host}:{port} failed: {e!r}") from None
+        except asyncio.TimeoutError as e:
+            raise connect_failure(host, port, TimeoutError(str(e)), connect_timeout) from None
+        except (OSError, ssl.SSLError) as e:
+            raise connect_failure(host, port, e, connect_timeout, server_hostname) from None
         sslobj = writer.get_extra_info("ssl_object")
         if sslobj is not None and sslobj.selected_alpn_protocol() not in (None, wire.ALPN):
             writer.close()

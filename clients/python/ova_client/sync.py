@@ -16,7 +16,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from . import wire
 from ._common import (
-    USER_AGENT, CallCore, MetadataLike, check_alpn, deadline_from, deliver, make_ssl_context,
+    USER_AGENT, CallCore, MetadataLike, check_alpn, connect_failure, deadline_from, deliver, make_ssl_context,
     normalize_metadata, parse, serialize, timeout_us,
 )
 from .protocol import ClientProtocol, ConnectionClosed, GoAwayReceived, PingAcked
@@ -34,14 +34,14 @@ class _Connection:
         try:
             raw = socket.create_connection((host, port), timeout=connect_timeout)
         except OSError as e:
-            raise OvaError(StatusCode.UNAVAILABLE, f"cannot connect to {host}:{port}: {e}") from None
+            raise connect_failure(host, port, e, connect_timeout) from None
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             self.sock = ctx.wrap_socket(raw, server_hostname=server_hostname or host)
             check_alpn(self.sock)
         except (ssl.SSLError, OSError) as e:
             raw.close()
-            raise OvaError(StatusCode.UNAVAILABLE, f"TLS handshake with {host}:{port} failed: {e}") from None
+            raise connect_failure(host, port, e, connect_timeout, server_hostname) from None
         self.sock.setblocking(False)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)

@@ -18,6 +18,7 @@ struct AudioSource: Sendable {
         if path == "-" {
             self.handle = FileHandle.standardInput
         } else {
+            try checkInputFile(path, expected: "a WAV file or - for standard input")
             guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw ValidationError("cannot open \(path)")
             }

@@ -33,7 +33,7 @@ struct ChatCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             var request = ChatRequest()
             if let system {
                 var message = ChatMessage()
@@ -55,17 +55,35 @@ struct ChatCommand: AsyncParsableCommand {
                 var done = ChatCompletion()
                 for try await response in responses {
                     if let delta = response.delta {
-                        FileHandle.standardOutput.write(Data(delta.content.utf8))
+                        Output.write(delta.content)
                     } else if let last = response.done {
                         done = last
                     }
                 }
                 return done
             }
-            print("")
-            let usage = done.usage.map { " — \($0.promptTokens) prompt + \($0.completionTokens) completion tokens" } ?? ""
-            FileHandle.standardError.write(Data("chat: \(done.finishReason.description.lowercased()) (\(done.model) via \(done.provider))\(usage)\n".utf8))
+            Output.finishLine()
+            if let note = finishNote(done) {
+                FileHandle.standardError.write(Data("chat: \(note)\n".utf8))
+            }
             await channel.close()
         }
+    }
+}
+
+/// What to tell the user about how an answer ended: nothing after a normal stop.
+func finishNote(_ completion: ChatCompletion) -> String? {
+    let source = completion.model.isEmpty ? "" : " (\(completion.model) via \(completion.provider))"
+    switch completion.finishReason {
+    case .stop:
+        return nil
+    case .length:
+        return "the answer was cut off at the token limit (--max-tokens)\(source)"
+    case .contentFilter:
+        return "the provider's content filter stopped the answer\(source)"
+    case .cancelled:
+        return "the answer was cancelled\(source)"
+    default:
+        return "the answer ended without a reason\(source)"
     }
 }

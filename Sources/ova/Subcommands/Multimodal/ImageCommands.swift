@@ -27,7 +27,7 @@ struct VisionCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             var request = AnalyzeImageRequest()
             request.image = try readImage(self.image)
             request.detectObjects = !self.captionOnly
@@ -55,7 +55,7 @@ struct SignCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             var request = RecognizeSignRequest()
             request.image = try readImage(self.image)
             let channel = try self.client.makeChannel()
@@ -67,6 +67,7 @@ struct SignCommand: AsyncParsableCommand {
 }
 
 func readImage(_ path: String) throws -> [UInt8] {
+    try checkInputFile(path, expected: "a JPEG, PNG or WebP image")
     guard let data = FileManager.default.contents(atPath: path) else {
         throw ValidationError("cannot read \(path)")
     }

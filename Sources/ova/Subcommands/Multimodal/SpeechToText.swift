@@ -52,7 +52,7 @@ struct SpeechToText: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             let source = try AudioSource(path: self.input, rawSampleRate: self.rate, chunkMilliseconds: self.chunkMilliseconds)
             var config = RecognitionConfig()
             config.encoding = source.isWAV ? .wav : .linear16
@@ -61,6 +61,7 @@ struct SpeechToText: AsyncParsableCommand {
             config.interimResults = self.interim
             config.phraseHints = self.phrases?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } ?? []
             if let grammar {
+                try checkInputFile(grammar, expected: "a JSGF grammar file")
                 config.grammar = try String(contentsOfFile: grammar, encoding: .utf8)
             }
             config.provider = self.provider ?? ""
@@ -87,7 +88,7 @@ struct SpeechToText: AsyncParsableCommand {
                             for result in response.results {
                                 let text = result.alternatives.first?.transcript ?? ""
                                 if result.isFinal {
-                                    print(text)
+                                    Output.line(text)
                                 } else {
                                     FileHandle.standardError.write(Data("… \(text)\n".utf8))
                                 }

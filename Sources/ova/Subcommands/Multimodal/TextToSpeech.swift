@@ -41,7 +41,7 @@ struct TextToSpeech: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             var request = SynthesizeRequest()
             request.text = self.text
             request.voice = self.voice ?? ""

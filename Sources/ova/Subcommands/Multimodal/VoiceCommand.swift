@@ -39,7 +39,7 @@ struct VoiceCommand: AsyncParsableCommand {
     @OptionGroup var client: ClientOptions
 
     func run() async throws {
-        try await runReportingStatus {
+        try await runReportingStatus(self.client) {
             let source = try AudioSource(path: self.input, rawSampleRate: 16_000, chunkMilliseconds: 100)
             var recognition = RecognitionConfig()
             recognition.encoding = source.isWAV ? .wav : .linear16
@@ -78,20 +78,25 @@ struct VoiceCommand: AsyncParsableCommand {
                     group.addTask {
                         var audio: [UInt8] = []
                         var rate: UInt32 = 0
+                        // The answer's "ova: " label is written with its first token, so that a
+                        // failure after the transcript is not printed as "ova: ova: ...".
+                        var answering = false
                         for try await event in events {
                             if let transcript = event.transcript {
                                 let text = transcript.alternatives.first?.transcript ?? ""
                                 FileHandle.standardError.write(Data("\(transcript.isFinal ? "you:" : "…") \(text)\n".utf8))
-                                if transcript.isFinal { FileHandle.standardOutput.write(Data("ova: ".utf8)) }
                             } else if let token = event.token {
-                                FileHandle.standardOutput.write(Data(token.content.utf8))
+                                Output.write((answering ? "" : "ova: ") + token.content)
+                                answering = true
                             } else if let answer = event.audio {
                                 audio += answer.audio
                                 if let format = answer.format { rate = format.sampleRateHz }
                             } else if event.completed != nil {
-                                print("")
+                                Output.finishLine()
+                                answering = false
                             } else if event.interrupted != nil {
-                                print(" [interrupted]")
+                                Output.line(" [interrupted]")
+                                answering = false
                             }
                         }
                         return (audio, rate)
