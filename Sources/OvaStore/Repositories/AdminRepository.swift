@@ -75,7 +75,7 @@ public struct AdminRepository: Sendable {
         }
     }
 
-    static func get(id: Int64, _ connection: SQLiteConnection) throws(StoreError) -> AdminRecord {
+    static func get(id: Int64, _ connection: any SQLConnection) throws(StoreError) -> AdminRecord {
         guard let row = try connection.query("SELECT \(columns) FROM administrators WHERE id = ?", [.integer(id)]).first else {
             throw .notFound
         }
@@ -173,7 +173,7 @@ public struct AdminRepository: Sendable {
 
     /// Refuses (and so rolls back) a change that leaves accounts but no active superadmin:
     /// nobody could manage administrators any more.
-    static func requireActiveSuperadmin(_ connection: SQLiteConnection) throws(StoreError) {
+    static func requireActiveSuperadmin(_ connection: any SQLConnection) throws(StoreError) {
         let counts = try connection.query(
             "SELECT COUNT(*), SUM(CASE WHEN superadmin = 1 AND active = 1 THEN 1 ELSE 0 END) FROM administrators"
         ).first

@@ -82,7 +82,7 @@ public struct ContactMessageRepository: Sendable {
         }
     }
 
-    private static func get(id: Int64, _ connection: SQLiteConnection) throws(StoreError) -> ContactMessageRecord {
+    private static func get(id: Int64, _ connection: any SQLConnection) throws(StoreError) -> ContactMessageRecord {
         guard let row = try connection.query("SELECT \(columns) FROM contact_messages WHERE id = ?", [.integer(id)]).first else {
             throw .notFound
         }

@@ -63,7 +63,7 @@ public struct UserRepository: Sendable {
         }
     }
 
-    private static func get(id: Int64, _ connection: SQLiteConnection) throws(StoreError) -> UserRecord {
+    private static func get(id: Int64, _ connection: any SQLConnection) throws(StoreError) -> UserRecord {
         guard let row = try connection.query("SELECT \(columns) FROM users WHERE id = ?", [.integer(id)]).first else {
             throw .notFound
         }
