@@ -1,14 +1,12 @@
 import Logging
 import NIOPosix
 
-/// The SQLite database: one connection, used from one dedicated storage thread.
+/// The database every repository goes through, whichever backend holds it.
 ///
-/// SQLite calls block (disk I/O, fsync, the busy timeout), so none may run on an event loop;
-/// every operation is a closure sent to the storage thread and awaited. One writer connection
-/// is also what SQLite allows at a time, so serializing on one thread costs no concurrency
-/// that WAL would give writers, and a statement cache per connection stays single-threaded.
-/// Reads are microseconds on the indexed tables; if they ever dominate, a pool of read-only
-/// connections on more threads is the next step (WAL lets them run beside the writer).
+/// Repositories write their SQL against ``SQLConnection`` and run it in ``read(_:)`` or
+/// ``write(_:)`` closures; the backend decides on which thread and connection a closure runs,
+/// always off the event loops (every backend's calls block). Adding a backend means a case of
+/// `Backend` and its type, not a change to a repository.
 public final class Database: Sendable {
     /// Where the database lives: `path` on disk, or `memory` for tests.
     public enum Location: Sendable, Equatable {
@@ -16,59 +14,79 @@ public final class Database: Sendable {
         case memory
     }
 
-    public let location: Location
-    private let thread: NIOThreadPool
-    private let connection: ConnectionOwner
+    /// The backends; each case's type owns its connections and threads.
+    enum Backend: Sendable {
+        case sqlite(SQLiteBackend)
 
-    private init(location: Location, thread: NIOThreadPool, connection: ConnectionOwner) {
+        func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
+            switch self {
+            case .sqlite(let sqlite): return try await sqlite.withConnection(body)
+            }
+        }
+
+        func close() async {
+            switch self {
+            case .sqlite(let sqlite): await sqlite.close()
+            }
+        }
+    }
+
+    public let location: Location
+    private let backend: Backend
+
+    private init(location: Location, backend: Backend) {
         self.location = location
-        self.thread = thread
-        self.connection = connection
+        self.backend = backend
     }
 
     /// Opens (creating if needed) the database and applies pending migrations.
     ///
-    /// - Throws: ``StoreError/unavailable(_:)`` when the file cannot be opened or written.
+    /// - Throws: ``StoreError/unavailable(_:)`` when the database cannot be opened or written,
+    ///   or was written by a newer OVA.
     public static func open(_ location: Location, logger: Logger) async throws(StoreError) -> Database {
-        let thread = NIOThreadPool(numberOfThreads: 1)
-        thread.start()
-        let path: String
+        let backend: Backend
         switch location {
-        case .file(let file): path = file
-        case .memory: path = ":memory:"
+        case .file(let path): backend = .sqlite(try await SQLiteBackend.open(path: path))
+        case .memory: backend = .sqlite(try await SQLiteBackend.open(path: ":memory:"))
         }
         do {
-            let owner = try await thread.runIfActive { () throws -> ConnectionOwner in
-                let connection = try SQLiteConnection(path: path)
-                let applied = try Migrations.apply(to: connection)
-                for migration in applied {
-                    logger.notice("database migrated", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
-                }
-                return ConnectionOwner(connection)
+            let applied = try await backend.withConnection { connection throws(StoreError) in
+                try Migrations.apply(to: connection)
             }
-            return Database(location: location, thread: thread, connection: owner)
+            for migration in applied {
+                logger.notice("database migrated", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            }
         } catch {
-            try? await thread.shutdownGracefully()
-            throw Self.storeError(error)
+            await backend.close()
+            throw error
+        }
+        return Database(location: location, backend: backend)
+    }
+
+    /// The SQL the backend speaks.
+    var dialect: SQLDialect {
+        switch self.backend {
+        case .sqlite: return .sqlite
         }
     }
 
-    /// Runs `body` on the storage thread, outside any transaction (single statements are atomic).
-    @discardableResult
-    func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
-        let owner = self.connection
-        do {
-            return try await self.thread.runIfActive {
-                try body(owner.connection)
-            }
-        } catch {
-            throw Self.storeError(error)
+    /// The backend's name as `GetStatus` reports it.
+    public var backendName: String {
+        switch self.backend {
+        case .sqlite: return "sqlite"
         }
     }
 
-    /// Runs `body` on the storage thread inside one transaction.
+    /// Runs `body` on a connection of the backend, outside any transaction (single statements
+    /// are atomic).
     @discardableResult
-    func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
+        try await self.backend.withConnection(body)
+    }
+
+    /// Runs `body` on a connection of the backend inside one transaction.
+    @discardableResult
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
         try await self.read { connection throws(StoreError) in
             try connection.transaction { () throws(StoreError) -> T in
                 try body(connection)
@@ -76,7 +94,7 @@ public final class Database: Sendable {
         }
     }
 
-    /// Round-trips a trivial query through the storage thread; returns how long it took.
+    /// Round-trips a trivial query through the backend; returns how long it took.
     public func ping() async throws(StoreError) -> Duration {
         let start = ContinuousClock.now
         _ = try await self.read { connection throws(StoreError) in
@@ -85,13 +103,14 @@ public final class Database: Sendable {
         return ContinuousClock.now - start
     }
 
-    /// Stops the storage thread; later operations fail with ``StoreError/unavailable(_:)``.
+    /// Stops the backend's threads; later operations fail with ``StoreError/unavailable(_:)``.
     /// Waits for operations already queued.
     public func close() async {
-        try? await self.thread.shutdownGracefully()
+        await self.backend.close()
     }
 
-    private static func storeError(_ error: any Error) -> StoreError {
+    /// The ``StoreError`` for whatever a backend's thread pool threw.
+    static func storeError(_ error: any Error) -> StoreError {
         if let error = error as? StoreError { return error }
         if error is NIOThreadPoolError.ThreadPoolInactive {
             return .unavailable("the database is closed")
@@ -101,17 +120,5 @@ public final class Database: Sendable {
             return .unavailable("the database is closed")
         }
         return .internalError("\(error)")
-    }
-}
-
-/// Hands the connection to the storage thread's closures.
-///
-/// `@unchecked Sendable` is sound because ``Database`` only dereferences it inside closures run
-/// by its single-thread pool: the connection is never touched by two threads.
-private final class ConnectionOwner: @unchecked Sendable {
-    let connection: SQLiteConnection
-
-    init(_ connection: SQLiteConnection) {
-        self.connection = connection
     }
 }

@@ -2,29 +2,60 @@
 import Glibc
 #endif
 
-/// The versioned schema. Migrations run in order at startup, each in its own transaction,
-/// and are recorded in `schema_migrations`; a database newer than this binary is refused.
+/// The versioned schema, one list for every backend. Migrations run in order at startup, each
+/// in its own transaction, and are recorded in `schema_migrations`; a database newer than this
+/// binary is refused. Each migration carries its SQL per ``SQLDialect``; a dialect that needs no
+/// change for a version says why instead of leaving the list empty.
 ///
-/// Portability rules (a MySQL/MariaDB backend will reuse the queries): ids are 64-bit integers,
-/// booleans are 0/1 integers, times are Unix milliseconds in BIGINT columns, no column is named
-/// after a reserved word of either dialect (`read` → `is_read`), and queries use only `?`
-/// placeholders, LIMIT, and no RETURNING or UPSERT. Only the DDL here is SQLite's dialect
-/// (`INTEGER PRIMARY KEY AUTOINCREMENT` is MySQL's `BIGINT AUTO_INCREMENT PRIMARY KEY`: both
+/// Portability rules (the repositories' queries are the same on every backend): ids are 64-bit
+/// integers, booleans are 0/1 integers, times are Unix milliseconds in BIGINT columns, no column
+/// is named after a reserved word of either dialect (`read` → `is_read`), and queries use only
+/// `?` placeholders, LIMIT, and no RETURNING or UPSERT. Only the DDL here differs per dialect
+/// (`INTEGER PRIMARY KEY AUTOINCREMENT` is MariaDB's `BIGINT AUTO_INCREMENT PRIMARY KEY`: both
 /// never hand out an id again, even the largest one after it was deleted, so an id in the audit
 /// log names one row forever).
+///
+/// MariaDB tables: InnoDB, utf8mb4 with a byte-wise collation (``SQLDialect/tableOptions``);
+/// indexed text is VARCHAR (InnoDB cannot index TEXT without a prefix length), booleans are
+/// TINYINT(1), foreign keys are table constraints (a column's inline REFERENCES is ignored by
+/// MySQL and before MariaDB 10.5), and UNIQUE keys are named after their column, which is the
+/// field a duplicate-key error reports.
 enum Migrations {
+    /// What one migration does in one dialect.
+    enum Steps: Sendable {
+        case statements([String])
+        /// Nothing to do in this dialect; `because` says why (kept so a missing translation
+        /// cannot pass for a deliberate no-op).
+        case noChange(because: String)
+
+        var statements: [String] {
+            switch self {
+            case .statements(let statements): return statements
+            case .noChange: return []
+            }
+        }
+    }
+
     struct Migration: Sendable {
         let version: Int64
         let name: String
-        let statements: [String]
-        /// Drops and recreates tables that others reference. Foreign keys are then switched
-        /// off around the migration's transaction (a DROP of a parent table would otherwise
-        /// cascade its deletes into the children) and checked before it commits.
-        var rebuildsTables = false
+        let sqlite: Steps
+        let mariadb: Steps
+        /// The SQLite steps drop and recreate tables that others reference. Foreign keys are
+        /// then switched off around the migration's transaction (a DROP of a parent table would
+        /// otherwise cascade its deletes into the children) and checked before it commits.
+        var rebuildsSQLiteTables = false
+
+        func steps(for dialect: SQLDialect) -> Steps {
+            switch dialect {
+            case .sqlite: return self.sqlite
+            case .mariadb: return self.mariadb
+            }
+        }
     }
 
     static let all: [Migration] = [
-        Migration(version: 1, name: "accounts, sessions, messages, users, audit", statements: [
+        Migration(version: 1, name: "accounts, sessions, messages, users, audit", sqlite: .statements([
             """
             CREATE TABLE administrators (
                 id INTEGER PRIMARY KEY,
@@ -91,52 +122,104 @@ enum Migrations {
             "CREATE INDEX audit_events_time ON audit_events (time_ms)",
             "CREATE INDEX audit_events_actor ON audit_events (actor, id)",
             "CREATE INDEX audit_events_action ON audit_events (action, id)",
-        ]),
+        ]), mariadb: .statements([
+            """
+            CREATE TABLE administrators (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                name VARCHAR(100) NOT NULL,
+                email VARCHAR(254) NOT NULL,
+                password_hash VARCHAR(255) NOT NULL,
+                superadmin TINYINT(1) NOT NULL DEFAULT 0,
+                active TINYINT(1) NOT NULL DEFAULT 1,
+                created_at_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                UNIQUE KEY email (email)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+            """,
+            """
+            CREATE TABLE admin_sessions (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                admin_id BIGINT NOT NULL,
+                token_id VARCHAR(64) NOT NULL,
+                ip_address VARCHAR(64) NOT NULL,
+                user_agent VARCHAR(255) NOT NULL,
+                started_at_ms BIGINT NOT NULL,
+                expires_at_ms BIGINT NOT NULL,
+                active TINYINT(1) NOT NULL DEFAULT 1,
+                ended_at_ms BIGINT NULL,
+                UNIQUE KEY token_id (token_id),
+                KEY admin_sessions_admin (admin_id, active),
+                CONSTRAINT admin_sessions_admin_id FOREIGN KEY (admin_id) REFERENCES administrators (id) ON DELETE CASCADE
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+            """,
+            // `message` is MEDIUMTEXT: 5,000 characters of 4-byte text (or longer grapheme
+            // clusters) can exceed TEXT's 65,535 bytes, which SQLite's TEXT never limits.
+            """
+            CREATE TABLE contact_messages (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                name VARCHAR(200) NOT NULL,
+                email VARCHAR(254) NOT NULL,
+                subject VARCHAR(200) NOT NULL,
+                message MEDIUMTEXT NOT NULL,
+                sent_at_ms BIGINT NOT NULL,
+                is_read TINYINT(1) NOT NULL DEFAULT 0,
+                is_answered TINYINT(1) NOT NULL DEFAULT 0,
+                KEY contact_messages_email (email),
+                KEY contact_messages_sent (sent_at_ms)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+            """,
+            """
+            CREATE TABLE users (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                email VARCHAR(254) NOT NULL,
+                name VARCHAR(200) NOT NULL,
+                active TINYINT(1) NOT NULL DEFAULT 1,
+                registered_at_ms BIGINT NOT NULL,
+                UNIQUE KEY email (email)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+            """,
+            """
+            CREATE TABLE audit_events (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                time_ms BIGINT NOT NULL,
+                actor VARCHAR(254) NOT NULL,
+                actor_admin_id BIGINT NULL,
+                action VARCHAR(128) NOT NULL,
+                target VARCHAR(255) NOT NULL,
+                peer_address VARCHAR(64) NOT NULL,
+                request_id VARCHAR(64) NOT NULL,
+                outcome VARCHAR(32) NOT NULL,
+                detail VARCHAR(1000) NOT NULL,
+                KEY audit_events_time (time_ms),
+                KEY audit_events_actor (actor, id),
+                KEY audit_events_action (action, id)
+            ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin
+            """,
+        ])),
         // The audit log named actions by RPC path (`ova.v1.Auth/Login`) while audit.proto
         // promised `auth.login`; old rows get the new names so one filter finds old and new.
         // The names are spelled out rather than taken from OvaServices' `AuditAction`: a
         // migration must keep doing what it did when the vocabulary moves on. Contact messages
         // were recorded with the sender's (unverified) email as actor and failed logins with the
         // email tried; both are anonymous now, the email tried moving to the target.
-        Migration(version: 2, name: "audit actions named service.verb", statements: [
-            """
-            UPDATE audit_events SET action = CASE action
-                    WHEN 'ova.v1.Auth/Login' THEN 'auth.login'
-                    WHEN 'ova.v1.Auth/Logout' THEN 'auth.logout'
-                    WHEN 'ova.v1.Auth/Refresh' THEN 'auth.refresh'
-                    WHEN 'ova.v1.Auth/RevokeSession' THEN 'auth.revoke_session'
-                    WHEN 'ova.v1.Auth/RevokeAllSessions' THEN 'auth.revoke_all_sessions'
-                    WHEN 'ova.v1.Auth/ChangePassword' THEN 'auth.change_password'
-                    WHEN 'ova.v1.Auth/ListSessions' THEN 'auth.list_sessions'
-                    WHEN 'ova.v1.Admins/CreateAdmin' THEN 'admins.create'
-                    WHEN 'ova.v1.Admins/UpdateAdmin' THEN 'admins.update'
-                    WHEN 'ova.v1.Admins/SetAdminActive' THEN 'admins.set_active'
-                    WHEN 'ova.v1.Admins/DeleteAdmin' THEN 'admins.delete'
-                    WHEN 'ova.v1.Admins/GetAdmin' THEN 'admins.get'
-                    WHEN 'ova.v1.Admins/ListAdmins' THEN 'admins.list'
-                    WHEN 'ova.v1.Users/RegisterUser' THEN 'users.register'
-                    WHEN 'ova.v1.Users/UpdateUser' THEN 'users.update'
-                    WHEN 'ova.v1.Users/DeactivateUser' THEN 'users.deactivate'
-                    WHEN 'ova.v1.Users/DeleteUser' THEN 'users.delete'
-                    WHEN 'ova.v1.Messages/SendMessage' THEN 'messages.send'
-                    WHEN 'ova.v1.Messages/MarkMessage' THEN 'messages.mark'
-                    WHEN 'ova.v1.Messages/DeleteMessage' THEN 'messages.delete'
-                    WHEN 'ova.v1.Messages/ExportMessages' THEN 'messages.export'
-                    WHEN 'ova.v1.Contacts/DeleteContact' THEN 'contacts.delete'
-                    WHEN 'ova.v1.Audit/ListAuditEvents' THEN 'audit.list'
-                    ELSE action
-                END
-            WHERE action LIKE 'ova.v1.%'
-            """,
-            """
-            UPDATE audit_events SET actor = 'anonymous'
-            WHERE action = 'messages.send' AND actor_admin_id IS NULL
-            """,
+        Migration(version: 2, name: "audit actions named service.verb", sqlite: .statements([
+            Self.auditActionRenames,
+            Self.anonymousSenders,
             """
             UPDATE audit_events SET target = 'email:' || actor, actor = 'anonymous'
             WHERE action = 'auth.login' AND outcome <> 'OK' AND actor_admin_id IS NULL AND actor <> 'anonymous'
             """,
-        ]),
+        ]), mariadb: .statements([
+            Self.auditActionRenames,
+            Self.anonymousSenders,
+            // `||` is OR in MariaDB's default mode, so CONCAT; LEFT because strict mode refuses
+            // a value longer than the column where SQLite would store it. MariaDB assigns left
+            // to right with the new values, so `target` is set before `actor` changes.
+            """
+            UPDATE audit_events SET target = LEFT(CONCAT('email:', actor), 255), actor = 'anonymous'
+            WHERE action = 'auth.login' AND outcome <> 'OK' AND actor_admin_id IS NULL AND actor <> 'anonymous'
+            """,
+        ])),
         // SQLite reused the largest deleted id (`INTEGER PRIMARY KEY` without AUTOINCREMENT), so
         // `session:4` in the audit log could name two sessions. Each table is rebuilt with
         // AUTOINCREMENT (SQLite cannot ALTER that): new table, copy with the ids, drop, rename,
@@ -144,7 +227,7 @@ enum Migrations {
         // id a successful audited call names as its target: the largest ever seen that left a
         // trace. (Only successful ones: a refused call may name an id that never existed, and
         // one near Int64.max would exhaust the sequence.)
-        Migration(version: 3, name: "ids are never reused (AUTOINCREMENT)", statements: [
+        Migration(version: 3, name: "ids are never reused (AUTOINCREMENT)", sqlite: .statements([
             """
             CREATE TABLE administrators_autoincrement (
                 id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -254,18 +337,58 @@ enum Migrations {
             )
             """,
             "INSERT INTO sqlite_sequence (name, seq) SELECT 'audit_events', COALESCE((SELECT MAX(id) FROM audit_events), 0)",
-        ], rebuildsTables: true),
+        ]), mariadb: .noChange(because: """
+            AUTO_INCREMENT never hands out an id again, even after the row with the largest was \
+            deleted (InnoDB keeps the counter across restarts since MariaDB 10.2.4), and version 1 \
+            already creates every table with it
+            """), rebuildsSQLiteTables: true),
     ]
+
+    /// Version 2's statements that both dialects run as they are.
+    private static let auditActionRenames = """
+        UPDATE audit_events SET action = CASE action
+                WHEN 'ova.v1.Auth/Login' THEN 'auth.login'
+                WHEN 'ova.v1.Auth/Logout' THEN 'auth.logout'
+                WHEN 'ova.v1.Auth/Refresh' THEN 'auth.refresh'
+                WHEN 'ova.v1.Auth/RevokeSession' THEN 'auth.revoke_session'
+                WHEN 'ova.v1.Auth/RevokeAllSessions' THEN 'auth.revoke_all_sessions'
+                WHEN 'ova.v1.Auth/ChangePassword' THEN 'auth.change_password'
+                WHEN 'ova.v1.Auth/ListSessions' THEN 'auth.list_sessions'
+                WHEN 'ova.v1.Admins/CreateAdmin' THEN 'admins.create'
+                WHEN 'ova.v1.Admins/UpdateAdmin' THEN 'admins.update'
+                WHEN 'ova.v1.Admins/SetAdminActive' THEN 'admins.set_active'
+                WHEN 'ova.v1.Admins/DeleteAdmin' THEN 'admins.delete'
+                WHEN 'ova.v1.Admins/GetAdmin' THEN 'admins.get'
+                WHEN 'ova.v1.Admins/ListAdmins' THEN 'admins.list'
+                WHEN 'ova.v1.Users/RegisterUser' THEN 'users.register'
+                WHEN 'ova.v1.Users/UpdateUser' THEN 'users.update'
+                WHEN 'ova.v1.Users/DeactivateUser' THEN 'users.deactivate'
+                WHEN 'ova.v1.Users/DeleteUser' THEN 'users.delete'
+                WHEN 'ova.v1.Messages/SendMessage' THEN 'messages.send'
+                WHEN 'ova.v1.Messages/MarkMessage' THEN 'messages.mark'
+                WHEN 'ova.v1.Messages/DeleteMessage' THEN 'messages.delete'
+                WHEN 'ova.v1.Messages/ExportMessages' THEN 'messages.export'
+                WHEN 'ova.v1.Contacts/DeleteContact' THEN 'contacts.delete'
+                WHEN 'ova.v1.Audit/ListAuditEvents' THEN 'audit.list'
+                ELSE action
+            END
+        WHERE action LIKE 'ova.v1.%'
+        """
+
+    private static let anonymousSenders = """
+        UPDATE audit_events SET actor = 'anonymous'
+        WHERE action = 'messages.send' AND actor_admin_id IS NULL
+        """
 
     /// Applies every migration newer than the database's version (up to `last`, which tests use
     /// to build a database of an older schema); returns those applied.
-    static func apply(to connection: SQLiteConnection, through last: Int64? = nil) throws(StoreError) -> [Migration] {
+    static func apply(to connection: any SQLConnection, through last: Int64? = nil) throws(StoreError) -> [Migration] {
         try connection.execute("""
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version BIGINT PRIMARY KEY,
                 name VARCHAR(200) NOT NULL,
                 applied_at_ms BIGINT NOT NULL
-            )
+            )\(connection.dialect.tableOptions)
             """)
         let current = try connection.query("SELECT MAX(version) FROM schema_migrations").first?.optionalInt64(0) ?? 0
         let newest = self.all.last?.version ?? 0
@@ -277,8 +400,8 @@ enum Migrations {
         }
         var applied: [Migration] = []
         for migration in self.all where migration.version > current && migration.version <= (last ?? newest) {
-            if migration.rebuildsTables {
-                try self.withoutForeignKeys(connection) { () throws(StoreError) in
+            if migration.rebuildsSQLiteTables, connection.dialect == .sqlite {
+                try self.withoutSQLiteForeignKeys(connection) { () throws(StoreError) in
                     try self.run(migration, on: connection)
                 }
             } else {
@@ -290,12 +413,12 @@ enum Migrations {
     }
 
     /// One migration in one transaction, recorded in `schema_migrations`.
-    private static func run(_ migration: Migration, on connection: SQLiteConnection) throws(StoreError) {
+    private static func run(_ migration: Migration, on connection: any SQLConnection) throws(StoreError) {
         try connection.transaction { () throws(StoreError) in
-            for statement in migration.statements {
+            for statement in migration.steps(for: connection.dialect).statements {
                 try connection.execute(statement)
             }
-            if migration.rebuildsTables {
+            if migration.rebuildsSQLiteTables, connection.dialect == .sqlite {
                 // Enforcement is off, so a copy that broke a reference would go unnoticed:
                 // check every one before committing.
                 let violations = try connection.query("PRAGMA foreign_key_check")
@@ -317,7 +440,7 @@ enum Migrations {
     /// Runs `body` with foreign keys off, turning them on again however it ends. The pragma is
     /// a no-op inside a transaction, which is why it wraps the migration's transaction rather
     /// than being one of its statements.
-    private static func withoutForeignKeys(_ connection: SQLiteConnection, _ body: () throws(StoreError) -> Void) throws(StoreError) {
+    private static func withoutSQLiteForeignKeys(_ connection: any SQLConnection, _ body: () throws(StoreError) -> Void) throws(StoreError) {
         try connection.execute("PRAGMA foreign_keys = OFF")
         let failure: StoreError?
         do {
@@ -328,9 +451,16 @@ enum Migrations {
         }
         try connection.execute("PRAGMA foreign_keys = ON")
         guard try connection.query("PRAGMA foreign_keys").first?.int64(0) == 1 else {
-            throw .unavailable("could not turn foreign keys back on after migrating \(connection.path)")
+            throw .unavailable("could not turn foreign keys back on after migrating \(Self.describe(connection))")
         }
         if let failure { throw failure }
+    }
+}
+
+extension Migrations {
+    /// Names the database in an error message (the file, for SQLite).
+    fileprivate static func describe(_ connection: any SQLConnection) -> String {
+        (connection as? SQLiteConnection)?.path ?? "the database"
     }
 }
 

@@ -50,7 +50,7 @@ public struct StatusServiceHandler: StatusHandler {
         status.uptimeMs = UInt64(max(0, StoreClock.nowMilliseconds() - self.startedAtUnixMilliseconds))
         status.system = Self.systemStatus()
         var database = DatabaseStatus()
-        database.backend = "sqlite"
+        database.backend = self.database.backendName
         do {
             let latency = try await self.database.ping()
             database.up = true

@@ -75,8 +75,12 @@ public struct AdminRepository: Sendable {
         }
     }
 
-    static func get(id: Int64, _ connection: SQLiteConnection) throws(StoreError) -> AdminRecord {
-        guard let row = try connection.query("SELECT \(columns) FROM administrators WHERE id = ?", [.integer(id)]).first else {
+    /// - Parameter locking: in a write transaction that rewrites the row from what it reads, so a
+    ///   concurrent writer on a backend without SQLite's single writer waits instead of losing
+    ///   its change.
+    static func get(id: Int64, _ connection: any SQLConnection, locking: Bool = false) throws(StoreError) -> AdminRecord {
+        let lock = locking ? connection.dialect.lockingRead : ""
+        guard let row = try connection.query("SELECT \(columns) FROM administrators WHERE id = ?\(lock)", [.integer(id)]).first else {
             throw .notFound
         }
         return record(row)
@@ -122,7 +126,7 @@ public struct AdminRepository: Sendable {
     ///   ``StoreError/constraintViolation(_:)`` when the change would leave no active superadmin.
     public func update(id: Int64, _ changes: AdminChanges) async throws(StoreError) -> AdminRecord {
         try await self.database.write { connection throws(StoreError) in
-            var current = try Self.get(id: id, connection)
+            var current = try Self.get(id: id, connection, locking: true)
             guard !changes.isEmpty else { return current }
             if let name = changes.name { current.name = name }
             if let email = changes.email { current.email = email }
@@ -173,9 +177,13 @@ public struct AdminRepository: Sendable {
 
     /// Refuses (and so rolls back) a change that leaves accounts but no active superadmin:
     /// nobody could manage administrators any more.
-    static func requireActiveSuperadmin(_ connection: SQLiteConnection) throws(StoreError) {
+    ///
+    /// The read locks (``SQLDialect/lockingRead``): two transactions demoting the last two
+    /// superadmins would otherwise each see the other's superadmin in its snapshot and both
+    /// commit. COUNT of a CASE rather than SUM: MariaDB's SUM is a DECIMAL, not an integer.
+    static func requireActiveSuperadmin(_ connection: any SQLConnection) throws(StoreError) {
         let counts = try connection.query(
-            "SELECT COUNT(*), SUM(CASE WHEN superadmin = 1 AND active = 1 THEN 1 ELSE 0 END) FROM administrators"
+            "SELECT COUNT(*), COUNT(CASE WHEN superadmin = 1 AND active = 1 THEN 1 END) FROM administrators\(connection.dialect.lockingRead)"
         ).first
         let total = counts?.int64(0) ?? 0
         let superadmins = counts?.optionalInt64(1) ?? 0

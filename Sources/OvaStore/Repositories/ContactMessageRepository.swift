@@ -82,8 +82,10 @@ public struct ContactMessageRepository: Sendable {
         }
     }
 
-    private static func get(id: Int64, _ connection: SQLiteConnection) throws(StoreError) -> ContactMessageRecord {
-        guard let row = try connection.query("SELECT \(columns) FROM contact_messages WHERE id = ?", [.integer(id)]).first else {
+    /// - Parameter locking: see ``AdminRepository/get(id:_:locking:)``.
+    private static func get(id: Int64, _ connection: any SQLConnection, locking: Bool = false) throws(StoreError) -> ContactMessageRecord {
+        let lock = locking ? connection.dialect.lockingRead : ""
+        guard let row = try connection.query("SELECT \(columns) FROM contact_messages WHERE id = ?\(lock)", [.integer(id)]).first else {
             throw .notFound
         }
         return record(row)
@@ -105,7 +107,7 @@ public struct ContactMessageRepository: Sendable {
     /// Sets the read and/or answered flags (nil leaves a flag unchanged).
     public func mark(id: Int64, read: Bool?, answered: Bool?) async throws(StoreError) -> ContactMessageRecord {
         try await self.database.write { connection throws(StoreError) in
-            var current = try Self.get(id: id, connection)
+            var current = try Self.get(id: id, connection, locking: true)
             if let read { current.read = read }
             if let answered { current.answered = answered }
             try connection.run(
@@ -140,13 +142,14 @@ public struct ContactMessageRepository: Sendable {
     }
 
     /// Per-sender counts, the latest message's name, and the latest id (the page key).
-    /// `senderFilter` narrows the messages grouped, `groupFilter` the groups.
+    /// `senderFilter` narrows the messages grouped, `groupFilter` the groups. The unread count
+    /// is a COUNT of a CASE rather than a SUM, which MariaDB returns as a DECIMAL.
     private static func summarySQL(senderFilter: String, groupFilter: String) -> String {
         """
         SELECT grouped.email, grouped.message_count, grouped.unread_count, grouped.last_sent_at_ms,
                grouped.last_id, latest.name
         FROM (
-            SELECT email, COUNT(*) AS message_count, SUM(CASE WHEN is_read = 0 THEN 1 ELSE 0 END) AS unread_count,
+            SELECT email, COUNT(*) AS message_count, COUNT(CASE WHEN is_read = 0 THEN 1 END) AS unread_count,
                    MAX(sent_at_ms) AS last_sent_at_ms, MAX(id) AS last_id
             FROM contact_messages \(senderFilter) GROUP BY email
         ) grouped

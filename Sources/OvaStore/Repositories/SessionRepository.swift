@@ -112,7 +112,7 @@ public struct SessionRepository: Sendable {
         }
     }
 
-    static func revoke(id: Int64, _ connection: SQLiteConnection) throws(StoreError) {
+    static func revoke(id: Int64, _ connection: any SQLConnection) throws(StoreError) {
         let changed = try connection.run(
             "UPDATE admin_sessions SET active = 0, ended_at_ms = ? WHERE id = ? AND active = 1",
             [.integer(StoreClock.nowMilliseconds()), .integer(id)]
@@ -128,7 +128,7 @@ public struct SessionRepository: Sendable {
     }
 
     @discardableResult
-    static func revokeAll(adminID: Int64, except keptSessionID: Int64? = nil, _ connection: SQLiteConnection) throws(StoreError) -> Int {
+    static func revokeAll(adminID: Int64, except keptSessionID: Int64? = nil, _ connection: any SQLConnection) throws(StoreError) -> Int {
         try connection.run(
             "UPDATE admin_sessions SET active = 0, ended_at_ms = ? WHERE admin_id = ? AND active = 1 AND id <> ?",
             [.integer(StoreClock.nowMilliseconds()), .integer(adminID), .integer(keptSessionID ?? 0)]

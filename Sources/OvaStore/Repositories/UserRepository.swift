@@ -40,7 +40,10 @@ public struct UserRepository: Sendable {
     /// - Throws: ``StoreError/duplicate(field:)`` (`email`) when the address is active.
     public func register(email: String, name: String) async throws(StoreError) -> Registration {
         try await self.database.write { connection throws(StoreError) in
-            if let row = try connection.query("SELECT \(Self.columns) FROM users WHERE email = ?", [.text(email)]).first {
+            // Locked: two concurrent registrations of an inactive address would otherwise both
+            // reactivate it. (Two of a new address meet at the UNIQUE key: one wins.)
+            let lock = connection.dialect.lockingRead
+            if let row = try connection.query("SELECT \(Self.columns) FROM users WHERE email = ?\(lock)", [.text(email)]).first {
                 var existing = Self.record(row)
                 guard !existing.active else { throw .duplicate(field: "email") }
                 existing.active = true
@@ -63,8 +66,10 @@ public struct UserRepository: Sendable {
         }
     }
 
-    private static func get(id: Int64, _ connection: SQLiteConnection) throws(StoreError) -> UserRecord {
-        guard let row = try connection.query("SELECT \(columns) FROM users WHERE id = ?", [.integer(id)]).first else {
+    /// - Parameter locking: see ``AdminRepository/get(id:_:locking:)``.
+    private static func get(id: Int64, _ connection: any SQLConnection, locking: Bool = false) throws(StoreError) -> UserRecord {
+        let lock = locking ? connection.dialect.lockingRead : ""
+        guard let row = try connection.query("SELECT \(columns) FROM users WHERE id = ?\(lock)", [.integer(id)]).first else {
             throw .notFound
         }
         return record(row)
@@ -88,7 +93,7 @@ public struct UserRepository: Sendable {
     /// - Throws: ``StoreError/notFound``; ``StoreError/duplicate(field:)`` for a taken email.
     public func update(id: Int64, email: String?, name: String?, active: Bool?) async throws(StoreError) -> UserRecord {
         try await self.database.write { connection throws(StoreError) in
-            var current = try Self.get(id: id, connection)
+            var current = try Self.get(id: id, connection, locking: true)
             if let email { current.email = email }
             if let name { current.name = name }
             if let active { current.active = active }

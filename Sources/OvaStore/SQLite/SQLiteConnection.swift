@@ -1,54 +1,12 @@
 import CSQLite
 
-/// A value bound to, or read from, an SQL statement.
-///
-/// Only the types the portable schema uses: 64-bit integers (ids, booleans as 0/1, times as
-/// Unix milliseconds), text and NULL. Blobs and reals are not needed by any table.
-public enum SQLValue: Sendable, Equatable {
-    case integer(Int64)
-    case text(String)
-    case null
-
-    public static func bool(_ value: Bool) -> SQLValue { .integer(value ? 1 : 0) }
-
-    public static func optionalText(_ value: String?) -> SQLValue { value.map(SQLValue.text) ?? .null }
-}
-
-/// One result row, read by column index in the order of the SELECT list.
-public struct SQLRow: Sendable {
-    let values: [SQLValue]
-
-    public func int64(_ index: Int) -> Int64 {
-        if case .integer(let value) = self.values[index] { return value }
-        return 0
-    }
-
-    public func bool(_ index: Int) -> Bool { self.int64(index) != 0 }
-
-    public func string(_ index: Int) -> String {
-        self.optionalString(index) ?? ""
-    }
-
-    public func optionalString(_ index: Int) -> String? {
-        switch self.values[index] {
-        case .text(let value): return value
-        case .integer(let value): return String(value)
-        case .null: return nil
-        }
-    }
-
-    public func optionalInt64(_ index: Int) -> Int64? {
-        if case .integer(let value) = self.values[index] { return value }
-        return nil
-    }
-}
-
 /// A libsqlite3 connection. Not thread-safe by design: ``Database`` owns it and uses it from its
 /// single storage thread only, so no statement or transaction is ever shared between threads.
-final class SQLiteConnection {
+final class SQLiteConnection: SQLConnection {
     private var handle: OpaquePointer?
     private var statementCache: [String: OpaquePointer] = [:]
     let path: String
+    let dialect = SQLDialect.sqlite
 
     /// Opens (creating if needed) the database file and applies the connection settings every
     /// OVA connection needs: WAL, foreign keys, a busy timeout instead of immediate SQLITE_BUSY.
@@ -95,7 +53,7 @@ final class SQLiteConnection {
 
     /// Runs a parameterized statement and returns every row.
     @discardableResult
-    func query(_ sql: String, _ parameters: [SQLValue] = []) throws(StoreError) -> [SQLRow] {
+    func query(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> [SQLRow] {
         let statement = try self.prepared(sql)
         defer {
             sqlite3_reset(statement)
@@ -114,9 +72,10 @@ final class SQLiteConnection {
         return rows
     }
 
-    /// Runs a parameterized INSERT/UPDATE/DELETE; returns the number of rows changed.
+    /// Runs a parameterized INSERT/UPDATE/DELETE; returns the number of rows changed
+    /// (`sqlite3_changes`: every row the statement matched, changed values or not).
     @discardableResult
-    func run(_ sql: String, _ parameters: [SQLValue] = []) throws(StoreError) -> Int {
+    func run(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> Int {
         try self.query(sql, parameters)
         return Int(sqlite3_changes(self.handle))
     }

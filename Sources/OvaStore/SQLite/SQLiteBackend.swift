@@ -1,0 +1,66 @@
+import NIOPosix
+
+/// SQLite behind ``Database``: one connection, used from one dedicated storage thread.
+///
+/// SQLite calls block (disk I/O, fsync, the busy timeout), so none may run on an event loop;
+/// every operation is a closure sent to the storage thread and awaited. One writer connection
+/// is also what SQLite allows at a time, so serializing on one thread costs no concurrency
+/// that WAL would give writers, and a statement cache per connection stays single-threaded.
+/// Reads are microseconds on the indexed tables; if they ever dominate, a pool of read-only
+/// connections on more threads is the next step (WAL lets them run beside the writer).
+final class SQLiteBackend: Sendable {
+    private let thread: NIOThreadPool
+    private let connection: ConnectionOwner
+
+    private init(thread: NIOThreadPool, connection: ConnectionOwner) {
+        self.thread = thread
+        self.connection = connection
+    }
+
+    /// Opens (creating if needed) the database at `path` (`:memory:` for a private in-memory one)
+    /// on a new storage thread.
+    ///
+    /// - Throws: ``StoreError/unavailable(_:)`` when the file cannot be opened or written.
+    static func open(path: String) async throws(StoreError) -> SQLiteBackend {
+        let thread = NIOThreadPool(numberOfThreads: 1)
+        thread.start()
+        do {
+            let owner = try await thread.runIfActive { () throws -> ConnectionOwner in
+                ConnectionOwner(try SQLiteConnection(path: path))
+            }
+            return SQLiteBackend(thread: thread, connection: owner)
+        } catch {
+            try? await thread.shutdownGracefully()
+            throw Database.storeError(error)
+        }
+    }
+
+    /// Runs `body` with the connection on the storage thread.
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
+        let owner = self.connection
+        do {
+            return try await self.thread.runIfActive {
+                try body(owner.connection)
+            }
+        } catch {
+            throw Database.storeError(error)
+        }
+    }
+
+    /// Stops the storage thread after the operations already queued.
+    func close() async {
+        try? await self.thread.shutdownGracefully()
+    }
+}
+
+/// Hands the connection to the storage thread's closures.
+///
+/// `@unchecked Sendable` is sound because ``SQLiteBackend`` only dereferences it inside closures
+/// run by its single-thread pool: the connection is never touched by two threads.
+private final class ConnectionOwner: @unchecked Sendable {
+    let connection: SQLiteConnection
+
+    init(_ connection: SQLiteConnection) {
+        self.connection = connection
+    }
+}
