@@ -236,7 +236,7 @@ let package = Package(
         .executableTarget(
             name: "ova-server",
             dependencies: [
-                "OvaServer", "OvaServices", "OvaRPC",
+                "OvaServer", "OvaServices", "OvaRPC", "OvaStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings

@@ -3,17 +3,37 @@ import CSQLite
 /// A libsqlite3 connection. Not thread-safe by design: ``Database`` owns it and uses it from its
 /// single storage thread only, so no statement or transaction is ever shared between threads.
 final class SQLiteConnection: SQLConnection {
-    private var handle: OpaquePointer?
+    /// The libsqlite3 connection, for the APIs this wrapper does not cover (the online backup).
+    private(set) var handle: OpaquePointer?
     private var statementCache: [String: OpaquePointer] = [:]
     let path: String
     let dialect = SQLDialect.sqlite
 
     /// Opens (creating if needed) the database file and applies the connection settings every
     /// OVA connection needs: WAL, foreign keys, a busy timeout instead of immediate SQLITE_BUSY.
-    init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
+    convenience init(path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
+        try self.init(opening: path, create: true, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        try self.execute("PRAGMA foreign_keys = ON")
+        if path != ":memory:" {
+            let mode = try self.query("PRAGMA journal_mode = WAL").first?.string(0) ?? ""
+            guard mode.lowercased() == "wal" else {
+                throw .unavailable("the database at \(path) cannot use WAL journaling (got \(mode))")
+            }
+            try self.execute("PRAGMA synchronous = NORMAL")
+        }
+    }
+
+    /// Opens an existing database file as it is: nothing is created, and no setting that would
+    /// write to the file (journal mode, migrations) is applied. For tools that read a database
+    /// another process owns, such as ``SQLiteBackup``.
+    convenience init(existing path: String, busyTimeoutMilliseconds: Int32 = 5_000) throws(StoreError) {
+        try self.init(opening: path, create: false, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    }
+
+    private init(opening path: String, create: Bool, busyTimeoutMilliseconds: Int32) throws(StoreError) {
         self.path = path
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX
         let code = sqlite3_open_v2(path, &handle, flags, nil)
         guard code == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
@@ -23,14 +43,6 @@ final class SQLiteConnection: SQLConnection {
         self.handle = handle
         sqlite3_extended_result_codes(handle, 1)
         sqlite3_busy_timeout(handle, busyTimeoutMilliseconds)
-        try self.execute("PRAGMA foreign_keys = ON")
-        if path != ":memory:" {
-            let mode = try self.query("PRAGMA journal_mode = WAL").first?.string(0) ?? ""
-            guard mode.lowercased() == "wal" else {
-                throw .unavailable("the database at \(path) cannot use WAL journaling (got \(mode))")
-            }
-            try self.execute("PRAGMA synchronous = NORMAL")
-        }
     }
 
     deinit {
@@ -98,7 +110,7 @@ final class SQLiteConnection: SQLConnection {
         }
     }
 
-    private var lastErrorMessage: String {
+    var lastErrorMessage: String {
         String(cString: sqlite3_errmsg(self.handle))
     }
 
