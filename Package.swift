@@ -10,6 +10,7 @@
 //   OvaProto                                generated Swift: messages, clients, handlers
 //   OvaCodegen + protoc-gen-ova             the stub generator
 //   CSQLite, OvaStore                       SQLite storage: migrations, repositories
+//   CMariaDB                                MariaDB Connector/C (OvaStore's MariaDB connection)
 //   OvaServices, OvaServer                  service handlers; server assembly and config
 //   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
 //   OvaResilience                           circuit breaker, retries, timeouts, bulkhead for remote calls
@@ -140,10 +141,15 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"])]
+        ),
         .target(
             name: "OvaStore",
             dependencies: [
-                "CSQLite",
+                "CSQLite", "CMariaDB",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
