@@ -299,7 +299,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OvaStoreTests",
-            dependencies: ["OvaStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OvaStore", "OvaMariaDBServer", "OvaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -405,6 +405,14 @@ let package = Package(
         .target(
             name: "OvaTestSupport",
             path: "Tests/Support/OvaTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // A throwaway mariadbd (Debian's mariadb-server) started by the tests themselves: one
+        // per test process, a fresh database per test, nothing left behind.
+        .target(
+            name: "OvaMariaDBServer",
+            dependencies: ["OvaTestSupport"],
+            path: "Tests/Support/OvaMariaDBServer",
             swiftSettings: swiftSettings
         ),
         // Test servers (a router's RPCServer, a real ova-server with a superadmin) and the one
