@@ -10,6 +10,7 @@
 //   OvaProto                                generated Swift: messages, clients, handlers
 //   OvaCodegen + protoc-gen-ova             the stub generator
 //   CSQLite, OvaStore                       SQLite storage: migrations, repositories
+//   CMariaDB                                MariaDB Connector/C (OvaStore's MariaDB connection)
 //   OvaServices, OvaServer                  service handlers; server assembly and config
 //   CCrypt, OvaAuth                         libxcrypt; password hashing, access tokens, throttling
 //   OvaResilience                           circuit breaker, retries, timeouts, bulkhead for remote calls
@@ -140,10 +141,15 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        .systemLibrary(
+            name: "CMariaDB",
+            pkgConfig: "libmariadb",
+            providers: [.apt(["libmariadb-dev"])]
+        ),
         .target(
             name: "OvaStore",
             dependencies: [
-                "CSQLite",
+                "CSQLite", "CMariaDB",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -293,7 +299,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OvaStoreTests",
-            dependencies: ["OvaStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["OvaStore", "OvaMariaDBServer", "OvaTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -399,6 +405,14 @@ let package = Package(
         .target(
             name: "OvaTestSupport",
             path: "Tests/Support/OvaTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        // A throwaway mariadbd (Debian's mariadb-server) started by the tests themselves: one
+        // per test process, a fresh database per test, nothing left behind.
+        .target(
+            name: "OvaMariaDBServer",
+            dependencies: ["OvaTestSupport"],
+            path: "Tests/Support/OvaMariaDBServer",
             swiftSettings: swiftSettings
         ),
         // Test servers (a router's RPCServer, a real ova-server with a superadmin) and the one
