@@ -86,7 +86,7 @@ free_port() {
 # A fresh data directory with a migrated database and a superadmin to log in as.
 fresh_data() {
     rm -rf "$WORK/data" && mkdir -p "$WORK/data"
-    printf '%s\n' "$PASSWORD" | "$BIN/ova-server" admin create --data-dir "$WORK/data" --email bench@example.com \
+    printf '%s\n' "$PASSWORD" | "$BIN/ova-server" admin create --data-dir "$WORK/data" --email inbox-admin@example.com \
         --name Bench --password-stdin >/dev/null || die "ova-server admin create failed"
 }
 
@@ -133,7 +133,7 @@ run_ova() {  # case, ova-bench mode, concurrency
     addr="127.0.0.1:$port"
     start_server "$port"
     if [[ "$2" == list-messages ]]; then
-        printf '%s\n' "$PASSWORD" | "$BIN/ova" login --email bench@example.com --password-stdin --addr "$addr" --insecure \
+        printf '%s\n' "$PASSWORD" | "$BIN/ova" login --email inbox-admin@example.com --password-stdin --addr "$addr" --insecure \
             >/dev/null || die "ova login failed"
         "$BIN/ova-bench" --addr "$addr" --insecure --mode send-message --concurrency 8 --connections 1 --requests "$ROWS" \
             --warmup 0 --duration 120 --json >"$WORK/$1-fill.json" || die "filling the inbox failed: $(cat "$WORK/$1-fill.json")"
