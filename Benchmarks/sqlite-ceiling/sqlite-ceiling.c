@@ -52,10 +52,10 @@ static const char *const insert_message_sql =
 static const char *const insert_audit_sql =
     "INSERT INTO audit_events (time_ms, actor, actor_admin_id, action, target, peer_address, request_id, outcome, detail)\n"
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-static const char *const count_messages_sql = "SELECT COUNT(*) FROM contact_messages WHERE 1 = 1";
+static const char *const count_messages_sql = "SELECT COUNT(*) FROM contact_messages";
 static const char *const page_messages_sql =
     "SELECT id, name, email, subject, message, sent_at_ms, is_read, is_answered FROM contact_messages "
-    "WHERE 1 = 1 AND id < ? ORDER BY id DESC LIMIT ?";
+    "WHERE id < ? ORDER BY id DESC LIMIT ?";
 static const char *const find_session_sql =
     "SELECT s.id, s.admin_id, s.token_id, s.ip_address, s.user_agent, s.started_at_ms, s.expires_at_ms, s.active,\n"
     "       a.id, a.name, a.email, a.superadmin, a.active, a.created_at_ms, a.updated_at_ms\n"
