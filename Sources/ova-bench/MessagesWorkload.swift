@@ -8,7 +8,7 @@ enum MessagesWorkload {
     static let pageSize = 50
 
     /// A contact-form message as a visitor writes one: accented names, a one-line subject and a
-    /// paragraph of about 420 characters (the original's form has no upper bound below 5,000).
+    /// paragraph of 412 characters, 423 bytes (the form takes 10 to 5,000 characters).
     /// Each worker writes as its own sender, so the inbox groups them as distinct people.
     static func sendRequest(worker: Int) -> SendMessageRequest {
         SendMessageRequest(
