@@ -250,8 +250,9 @@ extension ServerConfiguration {
             doc: "Per client address, how many contact messages (`Messages/SendMessage`), and separately how many "
                 + "subscriber registrations (`Users/RegisterUser`), are accepted per minute (a token bucket with that "
                 + "burst), 1-10000000. More get `RESOURCE_EXHAUSTED` with the retry delay in the error details. The "
-                + "top of the range is for load tests, which send from one address at tens of thousands of messages a "
-                + "second (`ova-bench --mode send-message`, see Benchmarks/README.md)."
+                + "top of the range is for load tests from one address (`ova-bench --mode send-message`, see "
+                + "Benchmarks/README.md): a limit of 100000 would refuse part of a 10 s run at SQLite's insert "
+                + "ceiling of about 20,000 a second."
         ),
 
         // MARK: Providers
