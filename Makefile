@@ -5,7 +5,7 @@ SWIFT_FLAGS ?=
 # Tests run in parallel workers; 2 matches the 2-core machines we build on.
 TEST_WORKERS ?= 2
 
-.PHONY: all deps build run config-docs test test-swift test-python smoke test-c test-fuzz fuzz check-proto proto release bench abuse clean help
+.PHONY: all deps build run config-docs test test-swift test-python smoke test-c test-fuzz fuzz check-proto proto release bench bench-store abuse clean help
 
 all: build
 
@@ -20,6 +20,8 @@ help:
 	@echo "make check-proto  fail if the committed generated code is stale"
 	@echo "make config-docs  regenerate docs/CONFIGURATION.md's settings tables and .env.example from the declarations"
 	@echo "make release      optimized build of ova-server, ova, ova-bench"
+	@echo "make bench        OVA next to grpc-swift-2 and a bare NIO echo (Benchmarks/compare.sh)"
+	@echo "make bench-store  SendMessage and ListMessages next to SQLite's own ceiling (Benchmarks/store-bench.sh)"
 	@echo "make abuse        memory and CPU of a release ova-server under hostile clients (not in make test)"
 	@echo "make deps         install missing Debian packages (apt-get update only if needed)"
 
@@ -40,6 +42,7 @@ config-docs:
 release: deps
 	$(SWIFT) build $(SWIFT_FLAGS) -c release --product ova-server
 	$(SWIFT) build $(SWIFT_FLAGS) -c release --product ova
+	$(SWIFT) build $(SWIFT_FLAGS) -c release --product ova-bench
 
 proto: deps
 	bash scripts/gen-proto.sh
@@ -78,6 +81,11 @@ test-fuzz: deps
 
 bench: deps
 	bash Benchmarks/compare.sh
+
+# SendMessage and ListMessages through a release ova-server next to SQLite's own ceiling for the
+# same statements (Benchmarks/sqlite-ceiling; docs/PERFORMANCE.md, "The database's own ceiling").
+bench-store: deps
+	bash Benchmarks/store-bench.sh
 
 # Hostile clients against a release ova-server (scripts/abuse.py; docs/PERFORMANCE.md, "Memory and
 # CPU under abuse"). Not part of `make test`: it takes about a minute and measures, asserts nothing.

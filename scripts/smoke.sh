@@ -11,7 +11,9 @@ log="$data/server.log"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 addr="127.0.0.1:$port"
 
-"$bin/ova-server" --listen "$addr" --data-dir "$data" >"$log" 2>&1 &
+# SendMessage is limited per client address (10 a minute by default); `ova-bench --mode
+# send-message` below sends hundreds a second from this one address.
+OVA_PUBLIC_RATE_PER_MINUTE=10000000 "$bin/ova-server" --listen "$addr" --data-dir "$data" >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
@@ -45,6 +47,9 @@ mode, report = sys.argv[1], json.loads(sys.argv[2])
 assert report["errors"] == {}, report["errors"]
 if mode == "idle":
     assert report["held"] == report["connections"], report
+elif mode == "list-messages":
+    # Every call read a full page of 50 (the inbox holds what send-message wrote).
+    assert report["calls"] > 0 and report["messages"] == 50 * report["calls"], report
 else:
     assert report["messages"] > 0, report
 print(f"smoke: ova-bench {mode}: {report.get('messages', report.get('held'))} in {report.get('duration_s', '-')} s")
@@ -56,6 +61,7 @@ check client-stream --duration 1 --warmup 0 --concurrency 4 --payload 3200
 check bidi --duration 1 --warmup 0 --concurrency 4
 check audio --duration 1 --warmup 0 --concurrency 2
 check idle --duration 0.5 --connections 20
+check send-message --duration 1 --warmup 0 --concurrency 4
 
 # Accounts: the first superadmin from the CLI, login, an authenticated call, logout revokes.
 export OVA_TOKEN_FILE="$data/cli-token"
@@ -70,6 +76,8 @@ printf 'Smoke-test-pass-42\n' | "$bin/ova" login --email root@example.com --pass
   >/dev/null || fail "ova login"
 [ "$(stat -c %a "$OVA_TOKEN_FILE")" = "600" ] || fail "the saved token is not mode 0600"
 admins=$("$bin/ova" call ova.v1.Admins/ListAdmins --addr "$addr" --insecure) || fail "ListAdmins after login"
+# ova-bench with the token `ova login` saved, on the inbox send-message filled above.
+check list-messages --duration 1 --warmup 0 --concurrency 4
 # Multimodal with the local engines: speak a phrase to a WAV file, then stream it back as a
 # microphone would (faster than real time) and expect the exact phrase with a phrase grammar.
 "$bin/ova" tts "open the door" --language en -o "$data/phrase.wav" --addr "$addr" --insecure 2>/dev/null \

@@ -11,6 +11,10 @@ struct LoadPlan: Sendable {
     let rate: Double
     let audio: AudioSource?
     let realtime: Bool
+    /// list-messages: the access token sent with every call.
+    let token: String?
+    /// The server address as given, for messages that tell what to run against it.
+    let addr: String
 }
 
 /// 16-bit mono PCM cut into 100 ms chunks.

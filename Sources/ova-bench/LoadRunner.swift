@@ -25,7 +25,7 @@ struct LoadRunner: Sendable {
     }
 
     private static func window(_ plan: LoadPlan, startedAt: UInt64) -> LoadWindow {
-        LoadWindow(startedAt: startedAt, warmup: plan.warmup, duration: plan.duration, requestLimit: plan.requestLimit, limitCountsCalls: plan.mode == .unary)
+        LoadWindow(startedAt: startedAt, warmup: plan.warmup, duration: plan.duration, requestLimit: plan.requestLimit, limitCountsCalls: plan.mode.isUnary)
     }
 
     func run(progress: Bool) async throws -> LoadResult {
@@ -45,6 +45,11 @@ struct LoadRunner: Sendable {
             result.failedToStart = true
             result.startError = startError
             return result
+        }
+        if self.plan.mode == .listMessages, let token = self.plan.token {
+            try await MessagesWorkload.checkReady(
+                MessagesClient(channel: self.channels[0]), options: MessagesWorkload.authorized(token: token), addr: self.plan.addr
+            )
         }
         let runner = LoadRunner(copying: self, startedAt: monotonicNanos())
         return await runner.measure(progress: progress, held: held)
@@ -70,7 +75,7 @@ struct LoadRunner: Sendable {
             }
             for index in 0..<self.plan.concurrency {
                 let channel = channels[index % channels.count]
-                group.addTask { .worker(await self.work(channel: channel)) }
+                group.addTask { .worker(await self.work(channel: channel, index: index)) }
             }
         }
         result.held = held
@@ -89,14 +94,21 @@ struct LoadRunner: Sendable {
         self.counters.record(in: self.window, started: started, calls: calls, messages: messages, bytes: bytes, into: &histogram)
     }
 
-    private func work(channel: RPCChannel) async -> Histogram<UInt64>? {
+    private func work(channel: RPCChannel, index: Int) async -> Histogram<UInt64>? {
         var histogram: Histogram<UInt64>? = LoadResult.makeLatencyHistogram()
         let client = EchoClient(channel: channel)
         var request = EchoRequest()
         request.payload = [UInt8](repeating: 0x61, count: self.plan.payload)
+        let messages = MessagesClient(channel: channel)
+        let sendRequest = MessagesWorkload.sendRequest(worker: index)
+        let listOptions = MessagesWorkload.authorized(token: self.plan.token ?? "")
         while self.running {
             do {
                 switch self.plan.mode {
+                case .sendMessage:
+                    try await self.sendMessage(messages, sendRequest, &histogram)
+                case .listMessages:
+                    try await self.listMessages(messages, listOptions, &histogram)
                 case .unary:
                     try await self.unary(client, request, &histogram)
                 case .serverStream:
@@ -119,20 +131,37 @@ struct LoadRunner: Sendable {
         return histogram
     }
 
-    private func unary(_ client: EchoClient, _ request: EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
-        var started = monotonicNanos()
-        if self.plan.rate > 0 {
-            // Open loop: the call's start is fixed by the schedule, not by when a slot freed up.
-            let ticket = self.counters.tickets.add(1, ordering: .relaxed).oldValue
-            let intended = self.window.startedAt + UInt64(Double(ticket) / self.plan.rate * 1e9)
-            if intended > started {
-                try await Task.sleep(for: .nanoseconds(Int64(intended - started)))
-            }
-            started = intended
-            guard intended < self.window.end else { return }
+    /// When a unary call starts: now (closed loop), or with `--rate` its slot in the schedule,
+    /// waited for; nil when that slot falls after the run.
+    private func unaryStart() async throws -> UInt64? {
+        let now = monotonicNanos()
+        guard self.plan.rate > 0 else { return now }
+        // Open loop: the call's start is fixed by the schedule, not by when a slot freed up.
+        let ticket = self.counters.tickets.add(1, ordering: .relaxed).oldValue
+        let intended = self.window.startedAt + UInt64(Double(ticket) / self.plan.rate * 1e9)
+        if intended > now {
+            try await Task.sleep(for: .nanoseconds(Int64(intended - now)))
         }
+        return intended < self.window.end ? intended : nil
+    }
+
+    private func unary(_ client: EchoClient, _ request: EchoRequest, _ histogram: inout Histogram<UInt64>?) async throws {
+        guard let started = try await self.unaryStart() else { return }
         let response = try await client.unary(request)
         self.record(started: started, calls: 1, messages: 1, bytes: response.payload.count, into: &histogram)
+    }
+
+    private func sendMessage(_ client: MessagesClient, _ request: SendMessageRequest, _ histogram: inout Histogram<UInt64>?) async throws {
+        guard let started = try await self.unaryStart() else { return }
+        _ = try await client.sendMessage(request)
+        self.record(started: started, calls: 1, messages: 1, bytes: request.message.utf8.count, into: &histogram)
+    }
+
+    private func listMessages(_ client: MessagesClient, _ options: CallOptions, _ histogram: inout Histogram<UInt64>?) async throws {
+        guard let started = try await self.unaryStart() else { return }
+        let response = try await client.listMessages(MessagesWorkload.listRequest, options: options)
+        // Messages count rows read, so a short page shows as fewer messages than calls × 50.
+        self.record(started: started, calls: 1, messages: response.messages.count, bytes: 0, into: &histogram)
     }
 
     private func serverStream(_ client: EchoClient, _ histogram: inout Histogram<UInt64>?) async throws {

@@ -286,6 +286,33 @@ struct SessionRepositoryTests {
 
 @Suite("Contact messages")
 struct ContactMessageRepositoryTests {
+    @Test("lists count and page alike with no filter, one filter or both")
+    func filters() async throws {
+        try await withStore { store, _ in
+            let m1 = try await store.messages.create(name: "Ana", email: "ana@example.com", subject: "Hola", message: "Primer mensaje")
+            let m2 = try await store.messages.create(name: "Luis", email: "luis@example.com", subject: "Hi", message: "Second message")
+            let m3 = try await store.messages.create(name: "Ana", email: "ana@example.com", subject: "Otra", message: "Segundo mensaje")
+            _ = try await store.messages.mark(id: m3.id, read: true, answered: nil)
+
+            let first = try await store.messages.list(ContactMessageFilter(), page: try PageQuery(pageSize: 2, pageToken: ""))
+            #expect(first.items.map(\.id) == [m3.id, m2.id])
+            #expect(first.totalSize == 3)
+            let second = try await store.messages.list(ContactMessageFilter(), page: try PageQuery(pageSize: 2, pageToken: first.nextPageToken))
+            #expect(second.items.map(\.id) == [m1.id])
+            #expect(second.totalSize == 3)
+            #expect(second.nextPageToken.isEmpty)
+
+            let unreadFromAna = try await store.messages.list(ContactMessageFilter(unreadOnly: true, email: "ana@example.com"), page: .first)
+            #expect(unreadFromAna.items.map(\.id) == [m1.id])
+            #expect(unreadFromAna.totalSize == 1)
+            let unread = try await store.messages.list(ContactMessageFilter(unreadOnly: true), page: try PageQuery(pageSize: 1, pageToken: ""))
+            #expect(unread.items.map(\.id) == [m2.id])
+            #expect(unread.totalSize == 2)
+            let olderUnread = try await store.messages.list(ContactMessageFilter(unreadOnly: true), page: try PageQuery(pageSize: 1, pageToken: unread.nextPageToken))
+            #expect(olderUnread.items.map(\.id) == [m1.id])
+        }
+    }
+
     @Test("send, filter unread and by sender, mark, group by sender, export batches, delete")
     func lifecycle() async throws {
         try await withStore { store, _ in
@@ -348,7 +375,9 @@ struct UserRepositoryTests {
             let inactive = try await store.users.update(id: ana.id, email: nil, name: nil, active: false)
             #expect(!inactive.active)
             #expect(try await store.users.list(includeInactive: false, page: .first).items.isEmpty)
+            #expect(try await store.users.list(includeInactive: false, page: .first).totalSize == 0)
             #expect(try await store.users.list(includeInactive: true, page: .first).items.map(\.id) == [ana.id])
+            #expect(try await store.users.list(includeInactive: true, page: .first).totalSize == 1)
 
             let again = try await store.users.register(email: "ana@example.com", name: "Ana B")
             #expect(again == .reactivated(UserRecord(
@@ -385,6 +414,7 @@ struct AuditRepositoryTests {
             }
             let all = try await store.audit.list(AuditFilter(), page: .first)
             #expect(all.items.map(\.actor) == ["anonymous", "ana@example.com", "root@example.com", "root@example.com"])
+            #expect(all.totalSize == 4)
             #expect(all.items.first?.actorAdminID == nil)
             #expect(all.items.first?.detail.count == 1000)
             #expect(try await store.audit.list(AuditFilter(actor: "root@example.com"), page: .first).totalSize == 2)

@@ -84,31 +84,19 @@ public struct AuditRepository: Sendable {
     /// Newest first.
     public func list(_ filter: AuditFilter, page: PageQuery) async throws(StoreError) -> Page<AuditEventRecord> {
         try await self.database.read { connection throws(StoreError) in
-            var clause = "1 = 1"
-            var parameters: [SQLValue] = []
-            if !filter.actor.isEmpty {
-                clause += " AND actor = ?"
-                parameters.append(.text(filter.actor))
-            }
-            if !filter.action.isEmpty {
-                clause += " AND action = ?"
-                parameters.append(.text(filter.action))
-            }
-            if let from = filter.fromMilliseconds {
-                clause += " AND time_ms >= ?"
-                parameters.append(.integer(from))
-            }
-            if let to = filter.toMilliseconds {
-                clause += " AND time_ms < ?"
-                parameters.append(.integer(to))
-            }
-            let total = try connection.query("SELECT COUNT(*) FROM audit_events WHERE \(clause)", parameters).first?.int64(0) ?? 0
+            var conditions = SQLConditions()
+            if !filter.actor.isEmpty { conditions.add("actor = ?", .text(filter.actor)) }
+            if !filter.action.isEmpty { conditions.add("action = ?", .text(filter.action)) }
+            if let from = filter.fromMilliseconds { conditions.add("time_ms >= ?", .integer(from)) }
+            if let to = filter.toMilliseconds { conditions.add("time_ms < ?", .integer(to)) }
+            let total = try connection.query("SELECT COUNT(*) FROM audit_events\(conditions.whereClause)", conditions.parameters)
+                .first?.int64(0) ?? 0
             let rows = try connection.query(
                 """
                 SELECT id, time_ms, actor, actor_admin_id, action, target, peer_address, request_id, outcome, detail
-                FROM audit_events WHERE \(clause) AND id < ? ORDER BY id DESC LIMIT ?
+                FROM audit_events\(conditions.whereClause(and: "id < ?")) ORDER BY id DESC LIMIT ?
                 """,
-                parameters + [page.idBound, page.limit]
+                conditions.parameters + [page.idBound, page.limit]
             )
             let events = rows.map { row in
                 AuditEventRecord(

@@ -33,15 +33,11 @@ public struct ContactMessageFilter: Sendable, Equatable {
         self.email = email
     }
 
-    fileprivate var sql: (clause: String, parameters: [SQLValue]) {
-        var clause = "1 = 1"
-        var parameters: [SQLValue] = []
-        if self.unreadOnly { clause += " AND is_read = 0" }
-        if !self.email.isEmpty {
-            clause += " AND email = ?"
-            parameters.append(.text(self.email))
-        }
-        return (clause, parameters)
+    fileprivate var conditions: SQLConditions {
+        var conditions = SQLConditions()
+        if self.unreadOnly { conditions.add("is_read = 0") }
+        if !self.email.isEmpty { conditions.add("email = ?", .text(self.email)) }
+        return conditions
     }
 }
 
@@ -94,11 +90,12 @@ public struct ContactMessageRepository: Sendable {
     /// Newest first.
     public func list(_ filter: ContactMessageFilter, page: PageQuery) async throws(StoreError) -> Page<ContactMessageRecord> {
         try await self.database.read { connection throws(StoreError) in
-            let (clause, parameters) = filter.sql
-            let total = try connection.query("SELECT COUNT(*) FROM contact_messages WHERE \(clause)", parameters).first?.int64(0) ?? 0
+            let conditions = filter.conditions
+            let total = try connection.query("SELECT COUNT(*) FROM contact_messages\(conditions.whereClause)", conditions.parameters)
+                .first?.int64(0) ?? 0
             let rows = try connection.query(
-                "SELECT \(Self.columns) FROM contact_messages WHERE \(clause) AND id < ? ORDER BY id DESC LIMIT ?",
-                parameters + [page.idBound, page.limit]
+                "SELECT \(Self.columns) FROM contact_messages\(conditions.whereClause(and: "id < ?")) ORDER BY id DESC LIMIT ?",
+                conditions.parameters + [page.idBound, page.limit]
             )
             return Page(fetched: rows.map(Self.record), query: page, totalSize: total, id: \.id)
         }

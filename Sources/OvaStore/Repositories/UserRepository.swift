@@ -78,10 +78,11 @@ public struct UserRepository: Sendable {
     /// Newest first (the original ordered by id DESC).
     public func list(includeInactive: Bool, page: PageQuery) async throws(StoreError) -> Page<UserRecord> {
         try await self.database.read { connection throws(StoreError) in
-            let filter = includeInactive ? "1 = 1" : "active = 1"
-            let total = try connection.query("SELECT COUNT(*) FROM users WHERE \(filter)").first?.int64(0) ?? 0
+            var conditions = SQLConditions()
+            if !includeInactive { conditions.add("active = 1") }
+            let total = try connection.query("SELECT COUNT(*) FROM users\(conditions.whereClause)").first?.int64(0) ?? 0
             let rows = try connection.query(
-                "SELECT \(Self.columns) FROM users WHERE \(filter) AND id < ? ORDER BY id DESC LIMIT ?",
+                "SELECT \(Self.columns) FROM users\(conditions.whereClause(and: "id < ?")) ORDER BY id DESC LIMIT ?",
                 [page.idBound, page.limit]
             )
             return Page(fetched: rows.map(Self.record), query: page, totalSize: total, id: \.id)
