@@ -60,15 +60,8 @@ RUN_LINES="$WORK/run.jsonl"
 
 SERVER_PID=""
 BENCH_PID=""
-stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill "$SERVER_PID" 2>/dev/null
-        for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$SERVER_PID" 2>/dev/null
-        wait "$SERVER_PID" 2>/dev/null
-    fi
-    SERVER_PID=""
-}
+# shellcheck source=Benchmarks/server-control.sh
+source "$ROOT/Benchmarks/server-control.sh"
 cleanup() {
     if [[ -n "$BENCH_PID" ]]; then kill "$BENCH_PID" 2>/dev/null; fi
     stop_server
