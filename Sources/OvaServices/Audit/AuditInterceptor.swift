@@ -114,14 +114,6 @@ public struct AuditInterceptor: ServerInterceptor {
             outcome: outcome.name,
             detail: detail
         )
-        do {
-            try await self.repository.append(event)
-        } catch {
-            // The call's own outcome stands; a lost audit record must at least be in the log.
-            self.logger.error(
-                "could not write an audit record",
-                metadata: ["action": "\(event.action)", "actor": "\(event.actor)", "outcome": "\(event.outcome)", "error": "\(error)"]
-            )
-        }
+        await self.repository.append(event, orLogTo: self.logger)
     }
 }

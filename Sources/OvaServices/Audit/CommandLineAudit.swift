@@ -46,14 +46,6 @@ public struct CommandLineAudit: Sendable {
             outcome: outcome.name,
             detail: detail
         )
-        do {
-            try await self.repository.append(event)
-        } catch {
-            // The change stands; a lost audit record must at least be in the log.
-            self.logger.error(
-                "could not write an audit record",
-                metadata: ["action": "\(event.action)", "actor": "\(event.actor)", "outcome": "\(event.outcome)", "error": "\(error)"]
-            )
-        }
+        await self.repository.append(event, orLogTo: self.logger)
     }
 }
