@@ -5,12 +5,20 @@ import Glibc
 #endif
 
 /// The access token `ova login` saved: one per user, bound to the server address it came from
-/// so it is never sent to another server.
-struct SavedToken: Codable, Equatable {
-    var address: String
-    var accessToken: String
-    var email: String
-    var expiresAtUnixMilliseconds: UInt64
+/// so it is never sent to another server. In OvaRPC so that every client tool (`ova`,
+/// `ova-bench`) reads the same file the same way.
+public struct SavedToken: Codable, Equatable, Sendable {
+    public var address: String
+    public var accessToken: String
+    public var email: String
+    public var expiresAtUnixMilliseconds: UInt64
+
+    public init(address: String, accessToken: String, email: String, expiresAtUnixMilliseconds: UInt64) {
+        self.address = address
+        self.accessToken = accessToken
+        self.email = email
+        self.expiresAtUnixMilliseconds = expiresAtUnixMilliseconds
+    }
 
     enum CodingKeys: String, CodingKey {
         case address
@@ -20,7 +28,7 @@ struct SavedToken: Codable, Equatable {
     }
 
     /// `OVA_TOKEN_FILE`, else `$XDG_CONFIG_HOME/ova/token`, else `~/.config/ova/token`.
-    static var path: String {
+    public static var path: String {
         let environment = ProcessInfo.processInfo.environment
         if let file = environment["OVA_TOKEN_FILE"], !file.isEmpty { return file }
         let configHome = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
@@ -30,7 +38,7 @@ struct SavedToken: Codable, Equatable {
 
     /// The saved token for `address`, if there is one and it has not expired (or, with
     /// `includingExpired`, even if it has: to tell the user their login expired).
-    static func load(for address: String, includingExpired: Bool = false) -> SavedToken? {
+    public static func load(for address: String, includingExpired: Bool = false) -> SavedToken? {
         guard let data = FileManager.default.contents(atPath: self.path),
               let token = try? JSONDecoder().decode(SavedToken.self, from: data),
               token.address == address
@@ -38,16 +46,16 @@ struct SavedToken: Codable, Equatable {
         return includingExpired || !token.isExpired ? token : nil
     }
 
-    var isExpired: Bool {
+    public var isExpired: Bool {
         self.expiresAtUnixMilliseconds <= UInt64(Date().timeIntervalSince1970 * 1000)
     }
 
-    var expiry: Date {
+    public var expiry: Date {
         Date(timeIntervalSince1970: Double(self.expiresAtUnixMilliseconds) / 1000)
     }
 
     /// Writes the token with mode 0600 (its directory 0700): it is a credential.
-    func save() throws {
+    public func save() throws {
         let path = Self.path
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -66,7 +74,7 @@ struct SavedToken: Codable, Equatable {
 
     /// Removes the saved token; true if there was one.
     @discardableResult
-    static func remove() -> Bool {
+    public static func remove() -> Bool {
         unlink(self.path) == 0
     }
 }
