@@ -411,7 +411,7 @@ let package = Package(
         // per test process, a fresh database per test, nothing left behind.
         .target(
             name: "OvaMariaDBServer",
-            dependencies: ["OvaTestSupport"],
+            dependencies: ["OvaTestSupport", "OvaStore"],
             path: "Tests/Support/OvaMariaDBServer",
             swiftSettings: swiftSettings
         ),
@@ -420,7 +420,7 @@ let package = Package(
         .target(
             name: "OvaTestServer",
             dependencies: [
-                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC", "OvaTestSupport",
+                "OvaServer", "OvaServices", "OvaStore", "OvaAuth", "OvaProto", "OvaRPC", "OvaTestSupport", "OvaMariaDBServer",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/Support/OvaTestServer",

@@ -20,7 +20,10 @@ import Glibc
 /// TINYINT(1), foreign keys are table constraints (a column's inline REFERENCES is ignored by
 /// MySQL and before MariaDB 10.5), and UNIQUE keys are named after their column, which is the
 /// field a duplicate-key error reports.
-enum Migrations {
+public enum Migrations {
+    /// How many migrations this build knows.
+    public static var count: Int { all.count }
+
     /// What one migration does in one dialect.
     enum Steps: Sendable {
         case statements([String])
@@ -393,9 +396,10 @@ enum Migrations {
         let current = try connection.query("SELECT MAX(version) FROM schema_migrations").first?.optionalInt64(0) ?? 0
         let newest = self.all.last?.version ?? 0
         guard current <= newest else {
+            let elsewhere = connection.dialect == .mariadb ? "DB_NAME" : "OVA_DATA_DIR"
             throw .unavailable(
                 "the database schema is version \(current) but this server knows only up to \(newest): "
-                    + "it was written by a newer OVA; upgrade ova-server or point OVA_DATA_DIR elsewhere"
+                    + "it was written by a newer OVA; upgrade ova-server or point \(elsewhere) elsewhere"
             )
         }
         var applied: [Migration] = []
@@ -413,6 +417,41 @@ enum Migrations {
     }
 
     /// One migration in one transaction, recorded in `schema_migrations`.
+    /// What ``Database/migrationStatus()`` reports; see there.
+    static func status(of connection: any SQLConnection) throws(StoreError) -> (known: [MigrationState], unknownVersions: [Int64]) {
+        let exists: String
+        switch connection.dialect {
+        case .sqlite: exists = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        case .mariadb: exists = "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'schema_migrations'"
+        }
+        var applied: [Int64: Int64] = [:]
+        if try connection.query(exists).first?.int64(0) ?? 0 > 0 {
+            for row in try connection.query("SELECT version, applied_at_ms FROM schema_migrations ORDER BY version") {
+                applied[row.int64(0)] = row.int64(1)
+            }
+        }
+        let known = self.all.map { MigrationState(version: $0.version, name: $0.name, appliedAtMilliseconds: applied[$0.version]) }
+        let knownVersions = Set(self.all.map(\.version))
+        return (known, applied.keys.filter { !knownVersions.contains($0) }.sorted())
+    }
+
+    /// Runs `body` (which migrates) while holding the database's migration lock, so that servers
+    /// started together against one MariaDB migrate one after the other: the first applies, the
+    /// others find nothing to do. SQLite's `BEGIN IMMEDIATE` already serializes them.
+    static func withMigrationLock<T>(on connection: any SQLConnection, _ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        guard connection.dialect == .mariadb else { return try body() }
+        let lock = "ova.schema_migrations"
+        let acquired = try connection.query("SELECT GET_LOCK(?, ?)", [.text(lock), .integer(Self.lockWaitSeconds)]).first?.optionalInt64(0)
+        guard acquired == 1 else {
+            throw .unavailable("another server held the migration lock for \(Self.lockWaitSeconds) s; retry when it has finished migrating")
+        }
+        defer { _ = try? connection.query("SELECT RELEASE_LOCK(?)", [.text(lock)]) }
+        return try body()
+    }
+
+    /// How long a server waits for another one's migrations.
+    static let lockWaitSeconds: Int64 = 120
+
     private static func run(_ migration: Migration, on connection: any SQLConnection) throws(StoreError) {
         try connection.transaction { () throws(StoreError) in
             for statement in migration.steps(for: connection.dialect).statements {
@@ -471,4 +510,12 @@ public enum StoreClock {
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
+}
+
+/// One migration of the schema and, in a database, when it was applied.
+public struct MigrationState: Sendable, Equatable {
+    public let version: Int64
+    public let name: String
+    /// Unix milliseconds; nil when the database does not have it yet.
+    public let appliedAtMilliseconds: Int64?
 }

@@ -8,7 +8,7 @@ import Testing
 struct BackupTests {
     @Test("a backup taken while rows are being inserted is one consistent snapshot, and the server's writes go on")
     func backupUnderWrites() async throws {
-        try await withStore { store, path in
+        try await withSQLiteStore { store, path in
             let body = String(repeating: "Un mensaje de prueba con acentos: ñandú, café. ", count: 20)
             for index in 0..<200 {
                 _ = try await store.messages.create(name: "Ana", email: "ana@example.com", subject: "seed \(index)", message: body)
@@ -70,7 +70,7 @@ struct BackupTests {
 
     @Test("restoring a backup as documented gives a working database with the data as it was at the backup")
     func restore() async throws {
-        try await withStore { store, path in
+        try await withSQLiteStore { store, path in
             let admin = try await store.admins.create(name: "Ana", email: "ana@example.com", passwordHash: "$2b$12$x", superadmin: true)
             let kept = try await store.messages.create(name: "Luis", email: "luis@example.com", subject: "Hola", message: "¿Qué tal? 🎉")
             let destination = Self.directory(of: path) + "/backup.sqlite3"
@@ -103,7 +103,7 @@ struct BackupTests {
 
     @Test("an existing file is kept unless replacing is asked for; then it is replaced whole, 0600")
     func existingDestination() async throws {
-        try await withStore { store, path in
+        try await withSQLiteStore { store, path in
             _ = try await store.messages.create(name: "Luis", email: "luis@example.com", subject: "Hola", message: "x")
             let destination = Self.directory(of: path) + "/backup.sqlite3"
             #expect(FileManager.default.createFile(atPath: destination, contents: Data("an earlier backup".utf8)))
@@ -129,7 +129,7 @@ struct BackupTests {
 
     @Test("the database itself is never the destination, even when replacing")
     func databaseAsDestination() async throws {
-        try await withStore { store, path in
+        try await withSQLiteStore { store, path in
             _ = try await store.messages.create(name: "Luis", email: "luis@example.com", subject: "Hola", message: "x")
             var backup = SQLiteBackup(database: path, to: path)
             backup.replaceExisting = true

@@ -48,7 +48,7 @@ struct MigrationDialectTests {
     @Test("MariaDB's tables have the columns, in order, and the indexes of a fresh SQLite database")
     func mariadbSchemaMatchesSQLite() async throws {
         let mariadb = MariaDBTables(Migrations.all.flatMap { $0.steps(for: .mariadb).statements })
-        try await withStore { store, _ in
+        try await withSQLiteStore { store, _ in
             let sqlite = try await store.database.read { connection throws(StoreError) in
                 let tables = try connection.query(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('schema_migrations', 'sqlite_sequence') ORDER BY name"

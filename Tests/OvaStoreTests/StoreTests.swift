@@ -1,11 +1,26 @@
 import Foundation
 import Logging
+import OvaMariaDBServer
+import OvaTestSupport
 import Testing
 
 @testable import OvaStore
 
-/// A fresh database file in a temporary directory, removed afterwards.
-func withStore<T>(_ body: (Store, String) async throws -> T) async throws -> T {
+/// A fresh store of `backend`, closed and removed afterwards.
+func withStore<T>(_ backend: TestBackend, _ body: (Store) async throws -> T) async throws -> T {
+    try await backend.withFreshDatabase { location in
+        let store = try await Store.open(location, logger: Logger(label: "test"))
+        return try await withAsyncCleanup {
+            try await body(store)
+        } cleanup: {
+            await store.database.close()
+        }
+    }
+}
+
+/// A fresh SQLite database file in a temporary directory, removed afterwards, for tests of
+/// SQLite's own mechanics (its file, its pragmas).
+func withSQLiteStore<T>(_ body: (Store, String) async throws -> T) async throws -> T {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-store-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -52,7 +67,7 @@ func withMigratedStore<T>(
 struct StoreTests {
     @Test("migrations run once, are recorded, and WAL plus foreign keys are on")
     func migrations() async throws {
-        try await withStore { store, path in
+        try await withSQLiteStore { store, path in
             let (version, journal, foreignKeys) = try await store.database.read { connection throws(StoreError) in
                 (
                     try connection.query("SELECT MAX(version) FROM schema_migrations").first?.int64(0),
@@ -78,7 +93,7 @@ struct StoreTests {
 
     @Test("a database written by a newer schema is refused with a clear error")
     func newerSchemaRefused() async throws {
-        try await withStore { store, path in
+        try await withSQLiteStore { store, path in
             try await store.database.write { connection throws(StoreError) in
                 try connection.run("INSERT INTO schema_migrations (version, name, applied_at_ms) VALUES (999, 'future', 0)")
             }
@@ -112,9 +127,9 @@ struct StoreTests {
 
 @Suite("Administrators")
 struct AdminRepositoryTests {
-    @Test("create, read back, duplicate email, update, delete")
-    func lifecycle() async throws {
-        try await withStore { store, _ in
+    @Test("create, read back, duplicate email, update, delete", arguments: TestBackend.allCases)
+    func lifecycle(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             let root = try await store.admins.create(name: "Root", email: "root@example.com", passwordHash: "h1", superadmin: true)
             let ana = try await store.admins.create(name: "Ana", email: "ana@example.com", passwordHash: "h2", superadmin: false)
             #expect(ana.id > root.id)
@@ -147,9 +162,9 @@ struct AdminRepositoryTests {
         }
     }
 
-    @Test("the last active superadmin cannot be deleted, deactivated or demoted")
-    func lastSuperadmin() async throws {
-        try await withStore { store, _ in
+    @Test("the last active superadmin cannot be deleted, deactivated or demoted", arguments: TestBackend.allCases)
+    func lastSuperadmin(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             let root = try await store.admins.create(name: "Root", email: "root@example.com", passwordHash: "h", superadmin: true)
             let other = try await store.admins.create(name: "Other", email: "other@example.com", passwordHash: "h", superadmin: false)
             for changes in [AdminChanges(active: false), AdminChanges(superadmin: false)] {
@@ -168,9 +183,9 @@ struct AdminRepositoryTests {
         }
     }
 
-    @Test("SQL-looking and unusual text is stored verbatim, never executed")
-    func hostileText() async throws {
-        try await withStore { store, _ in
+    @Test("SQL-looking and unusual text is stored verbatim, never executed", arguments: TestBackend.allCases)
+    func hostileText(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             let names = [
                 "Robert'); DROP TABLE administrators;--",
                 "x' OR '1'='1",
@@ -187,9 +202,9 @@ struct AdminRepositoryTests {
         }
     }
 
-    @Test("pages are newest first, stable under inserts, and tokens are validated")
-    func paging() async throws {
-        try await withStore { store, _ in
+    @Test("pages are newest first, stable under inserts, and tokens are validated", arguments: TestBackend.allCases)
+    func paging(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             var ids: [Int64] = []
             for index in 0..<7 {
                 ids.append(try await store.admins.create(name: "A\(index)", email: "p\(index)@example.com", passwordHash: "h", superadmin: false).id)
@@ -217,9 +232,9 @@ struct AdminRepositoryTests {
 
 @Suite("Sessions")
 struct SessionRepositoryTests {
-    @Test("a session is valid only while active, unexpired, and its admin active")
-    func validity() async throws {
-        try await withStore { store, _ in
+    @Test("a session is valid only while active, unexpired, and its admin active", arguments: TestBackend.allCases)
+    func validity(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             let root = try await store.admins.create(name: "Root", email: "root@example.com", passwordHash: "h", superadmin: true)
             let ana = try await store.admins.create(name: "Ana", email: "ana@example.com", passwordHash: "h", superadmin: false)
             let now: Int64 = 1_800_000_000_000
@@ -250,9 +265,9 @@ struct SessionRepositoryTests {
         }
     }
 
-    @Test("revoke one, revoke all but the current, replace on refresh, cascade on delete")
-    func revocation() async throws {
-        try await withStore { store, _ in
+    @Test("revoke one, revoke all but the current, replace on refresh, cascade on delete", arguments: TestBackend.allCases)
+    func revocation(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             _ = try await store.admins.create(name: "Root", email: "root@example.com", passwordHash: "h", superadmin: true)
             let ana = try await store.admins.create(name: "Ana", email: "ana@example.com", passwordHash: "h", superadmin: false)
             let now = StoreClock.nowMilliseconds()
@@ -286,9 +301,9 @@ struct SessionRepositoryTests {
 
 @Suite("Contact messages")
 struct ContactMessageRepositoryTests {
-    @Test("lists count and page alike with no filter, one filter or both")
-    func filters() async throws {
-        try await withStore { store, _ in
+    @Test("lists count and page alike with no filter, one filter or both", arguments: TestBackend.allCases)
+    func filters(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             let m1 = try await store.messages.create(name: "Ana", email: "ana@example.com", subject: "Hola", message: "Primer mensaje")
             let m2 = try await store.messages.create(name: "Luis", email: "luis@example.com", subject: "Hi", message: "Second message")
             let m3 = try await store.messages.create(name: "Ana", email: "ana@example.com", subject: "Otra", message: "Segundo mensaje")
@@ -313,9 +328,9 @@ struct ContactMessageRepositoryTests {
         }
     }
 
-    @Test("send, filter unread and by sender, mark, group by sender, export batches, delete")
-    func lifecycle() async throws {
-        try await withStore { store, _ in
+    @Test("send, filter unread and by sender, mark, group by sender, export batches, delete", arguments: TestBackend.allCases)
+    func lifecycle(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             let m1 = try await store.messages.create(name: "Ana", email: "ana@example.com", subject: "Hola", message: "Primer mensaje")
             let m2 = try await store.messages.create(name: "Luis", email: "luis@example.com", subject: "Hi", message: "Second message")
             let m3 = try await store.messages.create(name: "Ana G.", email: "ana@example.com", subject: "Otra", message: "Segundo mensaje")
@@ -362,9 +377,9 @@ struct ContactMessageRepositoryTests {
 
 @Suite("Users")
 struct UserRepositoryTests {
-    @Test("register, duplicate active email, reactivation like the original, update, delete")
-    func lifecycle() async throws {
-        try await withStore { store, _ in
+    @Test("register, duplicate active email, reactivation like the original, update, delete", arguments: TestBackend.allCases)
+    func lifecycle(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             guard case .created(let ana) = try await store.users.register(email: "ana@example.com", name: "Ana") else {
                 Issue.record("expected a new user")
                 return
@@ -396,9 +411,9 @@ struct UserRepositoryTests {
 
 @Suite("Audit log")
 struct AuditRepositoryTests {
-    @Test("append, then filter by actor, action and time range")
-    func filters() async throws {
-        try await withStore { store, _ in
+    @Test("append, then filter by actor, action and time range", arguments: TestBackend.allCases)
+    func filters(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             let base: Int64 = 1_800_000_000_000
             let events = [
                 ("root@example.com", "auth.login", base),
@@ -466,9 +481,9 @@ struct AuditRepositoryTests {
 
 @Suite("Ids are never reused")
 struct IdentityTests {
-    @Test("deleting the newest row and inserting again gives a new id, in every table")
-    func newIdAfterDelete() async throws {
-        try await withStore { store, _ in
+    @Test("deleting the newest row and inserting again gives a new id, in every table", arguments: TestBackend.allCases)
+    func newIdAfterDelete(backend: TestBackend) async throws {
+        try await withStore(backend) { store in
             let now = StoreClock.nowMilliseconds()
             let root = try await store.admins.create(name: "Root", email: "root@example.com", passwordHash: "h", superadmin: true)
             let ana = try await store.admins.create(name: "Ana", email: "ana@example.com", passwordHash: "h", superadmin: false)
@@ -584,7 +599,7 @@ struct IdentityTests {
 
     @Test("a fresh database is at the newest schema with AUTOINCREMENT ids and foreign keys on")
     func freshDatabase() async throws {
-        try await withStore { store, _ in
+        try await withSQLiteStore { store, _ in
             let (tables, foreignKeys) = try await store.database.read { connection throws(StoreError) in
                 (
                     try connection.query("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND sql LIKE '%AUTOINCREMENT%'").first?.int64(0),

@@ -19,6 +19,20 @@ public struct MariaDBConfiguration: Sendable, Equatable {
         }
     }
 
+    /// Whether, and how strictly, the connection to the server is encrypted (`DB_SSL_MODE`).
+    public enum TLSMode: String, Sendable, Equatable, CaseIterable {
+        /// Plain TCP, even if the server offers TLS.
+        case disabled
+        /// TLS when the server offers it, unverified; plain otherwise (the default of the
+        /// `mariadb` client, and what protects against passive listeners only).
+        case preferred
+        /// TLS or no connection; the certificate is not verified.
+        case required
+        /// TLS with the server's certificate verified against `DB_SSL_CA` (or the system's
+        /// roots) and its name against the host: what protects against an active attacker.
+        case verifyIdentity = "verify-identity"
+    }
+
     public var endpoint: Endpoint
     public var user: String
     public var password: String
@@ -31,6 +45,9 @@ public struct MariaDBConfiguration: Sendable, Equatable {
     public var readTimeout: Duration
     /// One write to the server.
     public var writeTimeout: Duration
+    public var tlsMode: TLSMode
+    /// A PEM file of the authorities that may sign the server's certificate (`DB_SSL_CA`).
+    public var certificateAuthorityPath: String?
 
     public init(
         endpoint: Endpoint,
@@ -39,7 +56,9 @@ public struct MariaDBConfiguration: Sendable, Equatable {
         database: String,
         connectTimeout: Duration = .seconds(5),
         readTimeout: Duration = .seconds(30),
-        writeTimeout: Duration = .seconds(30)
+        writeTimeout: Duration = .seconds(30),
+        tlsMode: TLSMode = .preferred,
+        certificateAuthorityPath: String? = nil
     ) {
         self.endpoint = endpoint
         self.user = user
@@ -48,6 +67,8 @@ public struct MariaDBConfiguration: Sendable, Equatable {
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
         self.writeTimeout = writeTimeout
+        self.tlsMode = tlsMode
+        self.certificateAuthorityPath = certificateAuthorityPath
     }
 }
 
@@ -71,6 +92,8 @@ extension MariaDBConfiguration: CustomStringConvertible, CustomDebugStringConver
                 "connectTimeout": self.connectTimeout,
                 "readTimeout": self.readTimeout,
                 "writeTimeout": self.writeTimeout,
+                "tlsMode": self.tlsMode,
+                "certificateAuthorityPath": self.certificateAuthorityPath as Any,
             ],
             displayStyle: .struct
         )

@@ -81,6 +81,23 @@ final class MariaDBConnection {
         mysql_close(self.handle)
     }
 
+    /// The TLS cipher of the connection, nil when it is not encrypted.
+    var tlsCipher: String? {
+        mysql_get_ssl_cipher(self.handle).map { String(cString: $0) }
+    }
+
+    /// Checks that the server still answers on this connection (one round trip); a connection
+    /// that fails it is marked broken.
+    func ping() throws(MariaDBError) {
+        guard !self.isBroken, mysql_ping(self.handle) == 0 else {
+            let error = self.isBroken
+                ? MariaDBError(code: UInt32(CR_SERVER_GONE_ERROR), sqlState: "HY000", message: "the connection to \(self.configuration.endpoint) was lost earlier")
+                : MariaDBError.last(of: self.handle, redacting: self.password)
+            self.isBroken = true
+            throw error
+        }
+    }
+
     /// Runs a statement that returns no rows (DDL, SET); prepared like every other.
     func execute(_ sql: String) throws(MariaDBError) {
         try self.run(sql)
@@ -303,6 +320,30 @@ final class MariaDBConnection {
         try self.setOption(MYSQL_OPT_LOCAL_INFILE, uint: 0)
         var reconnect: my_bool = 0
         try self.check(mysql_options(self.handle, MYSQL_OPT_RECONNECT, &reconnect), MYSQL_OPT_RECONNECT)
+        try self.setTLSOptions(configuration)
+    }
+
+    private func setTLSOptions(_ configuration: MariaDBConfiguration) throws(MariaDBError) {
+        let mode = configuration.tlsMode
+        if case .unixSocket = configuration.endpoint, mode != .verifyIdentity {
+            // A unix socket never leaves the machine: TLS would add nothing but cost.
+            return
+        }
+        switch mode {
+        case .disabled:
+            return
+        case .preferred, .required, .verifyIdentity:
+            // Turns TLS on (Connector/C's use_ssl); without enforcement it falls back to plain
+            // text when the server has no TLS.
+            _ = mysql_ssl_set(self.handle, nil, nil, nil, nil, nil)
+        }
+        if let path = configuration.certificateAuthorityPath {
+            try self.setOption(MYSQL_OPT_SSL_CA, string: path)
+        }
+        var enforce: my_bool = mode == .required || mode == .verifyIdentity ? 1 : 0
+        try self.check(mysql_options(self.handle, MYSQL_OPT_SSL_ENFORCE, &enforce), MYSQL_OPT_SSL_ENFORCE)
+        var verify: my_bool = mode == .verifyIdentity ? 1 : 0
+        try self.check(mysql_options(self.handle, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify), MYSQL_OPT_SSL_VERIFY_SERVER_CERT)
     }
 
     private func setOption(_ option: mysql_option, string: String) throws(MariaDBError) {

@@ -38,6 +38,31 @@ public struct MariaDBError: Error, Sendable, Equatable, CustomStringConvertible 
         Self.connectionLostCodes.contains(self.code)
     }
 
+    /// InnoDB chose this transaction as a deadlock victim and rolled it back whole, so running
+    /// it again from the start is safe (ER_LOCK_DEADLOCK).
+    public var isDeadlock: Bool {
+        self.code == UInt32(ER_LOCK_DEADLOCK)
+    }
+
+    /// For a failure to connect: the settings an operator should check, e.g. `DB_USER and
+    /// DB_PASSWORD` for a refused login; nil when no setting explains it.
+    public var settingHint: String? {
+        switch Int32(self.code) {
+        case ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR:
+            return "check DB_USER and DB_PASSWORD or DB_PASSWORD_FILE"
+        case ER_DBACCESS_DENIED_ERROR:
+            return "the account DB_USER may not use the database DB_NAME: GRANT it"
+        case ER_BAD_DB_ERROR:
+            return "check DB_NAME, or create it: CREATE DATABASE name CHARACTER SET utf8mb4"
+        case CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_LOST, CR_SERVER_GONE_ERROR, CR_SERVER_LOST_EXTENDED:
+            return "check DB_HOST and DB_PORT, and that the server is running"
+        case CR_SSL_CONNECTION_ERROR:
+            return "check DB_SSL_MODE and DB_SSL_CA"
+        default:
+            return nil
+        }
+    }
+
     private static let connectionLostCodes: Set<UInt32> = [
         UInt32(CR_CONNECTION_ERROR), UInt32(CR_CONN_HOST_ERROR), UInt32(CR_UNKNOWN_HOST),
         UInt32(CR_SERVER_GONE_ERROR), UInt32(CR_SERVER_LOST), UInt32(CR_SERVER_LOST_EXTENDED),
@@ -95,7 +120,9 @@ extension MariaDBError {
             return .unavailable(self.description)
         }
         if Self.constraintCodes.contains(self.code) {
-            return .constraintViolation(self.description)
+            // Worded as SQLite's are ("… constraint failed"), so services keep the server's
+            // text out of their answers for both backends alike.
+            return .constraintViolation("constraint failed: \(self.description)")
         }
         return .internalError(self.description)
     }

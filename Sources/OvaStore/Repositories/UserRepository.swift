@@ -40,10 +40,23 @@ public struct UserRepository: Sendable {
     /// - Throws: ``StoreError/duplicate(field:)`` (`email`) when the address is active.
     public func register(email: String, name: String) async throws(StoreError) -> Registration {
         try await self.database.write { connection throws(StoreError) in
-            // Locked: two concurrent registrations of an inactive address would otherwise both
-            // reactivate it. (Two of a new address meet at the UNIQUE key: one wins.)
-            let lock = connection.dialect.lockingRead
-            if let row = try connection.query("SELECT \(Self.columns) FROM users WHERE email = ?\(lock)", [.text(email)]).first {
+            // The INSERT first: among registrations of a new address the UNIQUE key picks one
+            // winner. Reading first with a lock would, on InnoDB, take a gap lock on the absent
+            // row, and two registrations holding gap locks deadlock at their INSERTs.
+            let now = StoreClock.nowMilliseconds()
+            do throws(StoreError) {
+                try connection.run(
+                    "INSERT INTO users (email, name, active, registered_at_ms) VALUES (?, ?, 1, ?)",
+                    [.text(email), .text(name), .integer(now)]
+                )
+                return .created(UserRecord(id: connection.lastInsertedID, email: email, name: name, active: true, registeredAtMilliseconds: now))
+            } catch .duplicate(field: "email") {
+                // Only the failed statement was undone. The row exists, so the locking read takes
+                // a record lock: two reactivations of one inactive address run one after the other.
+                let lock = connection.dialect.lockingRead
+                guard let row = try connection.query("SELECT \(Self.columns) FROM users WHERE email = ?\(lock)", [.text(email)]).first else {
+                    throw .duplicate(field: "email")
+                }
                 var existing = Self.record(row)
                 guard !existing.active else { throw .duplicate(field: "email") }
                 existing.active = true
@@ -51,12 +64,6 @@ public struct UserRepository: Sendable {
                 try connection.run("UPDATE users SET active = 1, name = ? WHERE id = ?", [.text(name), .integer(existing.id)])
                 return .reactivated(existing)
             }
-            let now = StoreClock.nowMilliseconds()
-            try connection.run(
-                "INSERT INTO users (email, name, active, registered_at_ms) VALUES (?, ?, 1, ?)",
-                [.text(email), .text(name), .integer(now)]
-            )
-            return .created(UserRecord(id: connection.lastInsertedID, email: email, name: name, active: true, registeredAtMilliseconds: now))
         }
     }
 

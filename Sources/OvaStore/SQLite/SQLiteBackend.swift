@@ -1,3 +1,4 @@
+import CSQLite
 import NIOPosix
 
 /// SQLite behind ``Database``: one connection, used from one dedicated storage thread.
@@ -45,6 +46,11 @@ final class SQLiteBackend: Sendable {
         } catch {
             throw Database.storeError(error)
         }
+    }
+
+    /// The SQLite library's version, e.g. `3.40.1`.
+    static var libraryVersion: String {
+        String(cString: sqlite3_libversion())
     }
 
     /// Stops the storage thread after the operations already queued.
