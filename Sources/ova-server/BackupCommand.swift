@@ -47,15 +47,14 @@ struct BackupCommand: AsyncParsableCommand {
         do {
             // The same .env files as `serve`, so both use one database.
             environment = try ProcessEnvironment.resolve(overrides: overrides)
-            // Before loading: a build that refuses DB_HOST would otherwise only say that.
-            if let advice = MariaDBBackupAdvice(environment: environment.environment) {
-                FileHandle.standardError.write(Data(advice.text.utf8))
-                throw ExitCode(64)  // EX_USAGE
-            }
             configuration = try ServerConfiguration.load(environment: environment.environment, overrides: overrides)
-        } catch let error as ConfigurationError {
+        } catch {
             FileHandle.standardError.write(Data("ova-server: configuration error: \(error)\n".utf8))
             throw ExitCode(78)  // EX_CONFIG
+        }
+        if let mariadb = configuration.storage.mariadb {
+            FileHandle.standardError.write(Data(MariaDBBackupAdvice(mariadb.connection).text.utf8))
+            throw ExitCode(64)  // EX_USAGE
         }
         var logger = Logger(label: "ova")
         logger.logLevel = .warning
@@ -125,27 +124,17 @@ struct BackupCommand: AsyncParsableCommand {
 struct MariaDBBackupAdvice {
     let text: String
 
-    /// Nil unless `DB_HOST` (or a `mysql://` / `mariadb://` `OVA_DATABASE_URL`) is set.
-    init?(environment: [String: String]) {
-        func value(_ name: String) -> String? {
-            guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
-            return text
+    init(_ connection: MariaDBConfiguration) {
+        // The known settings go into the commands; the password never does (-p asks).
+        let endpoint: String
+        switch connection.endpoint {
+        case .tcp(let host, let port): endpoint = " -h \(host) -P \(port)"
+        case .unixSocket(let path): endpoint = " -S \(path)"
         }
-        let url = value("OVA_DATABASE_URL").map { $0.lowercased() }
-        let variable: String
-        if value("DB_HOST") != nil {
-            variable = "DB_HOST"
-        } else if let url, url.hasPrefix("mysql://") || url.hasPrefix("mariadb://") {
-            variable = "OVA_DATABASE_URL"
-        } else {
-            return nil
-        }
-        // The settings that are known go into the commands; the password never does (-p asks).
-        var connection = ""
-        if let host = value("DB_HOST") { connection += " -h \(host)" }
-        if let port = value("DB_PORT") { connection += " -P \(port)" }
-        let user = value("DB_USER") ?? "USER"
-        let database = value("DB_NAME") ?? "DB"
+        let user = connection.user
+        let database = connection.database
+        let variable = "DB_HOST (or OVA_DATABASE_URL)"
+        let connection = endpoint
         self.text = """
             ova-server: \(variable) is set, so the database is MariaDB/MySQL, which `ova-server backup` \
             does not copy (it backs up the SQLite database). Back it up with MariaDB's tools \

@@ -17,7 +17,7 @@ struct OvaServerCommand: AsyncParsableCommand {
             lists every setting with its default; docs/CONFIGURATION.md explains them.
             """,
         version: OvaVersion.current,
-        subcommands: [Serve.self, AdminCommand.self, BackupCommand.self, ConfigCommand.self],
+        subcommands: [Serve.self, AdminCommand.self, BackupCommand.self, MigrateCommand.self, ConfigCommand.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -64,6 +64,9 @@ struct Serve: AsyncParsableCommand {
         }
         do {
             try await OvaServerApp.run(configuration: configuration, logger: logger)
+        } catch let error as DatabaseStartupError {
+            logger.critical("ova-server failed to start: \(error)")
+            throw ExitCode(69)  // EX_UNAVAILABLE
         } catch {
             logger.critical("ova-server failed to start: \(error)")
             throw ExitCode(1)

@@ -11,9 +11,9 @@ import Testing
 
 @Suite("Auth over RPC")
 struct AuthTests {
-    @Test("login issues an HS256 JWT with the original's claims, backed by a session; logout revokes it")
-    func loginAndLogout() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("login issues an HS256 JWT with the original's claims, backed by a session; logout revokes it", arguments: TestBackend.allCases)
+    func loginAndLogout(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             let before = Int64(Date().timeIntervalSince1970)
             let response = try await login(channel, "  ROOT@example.com ", AccountsServer.rootPassword)
             #expect(response.tokenType == "bearer")
@@ -48,9 +48,9 @@ struct AuthTests {
         }
     }
 
-    @Test("missing, malformed and forged tokens are UNAUTHENTICATED")
-    func badTokens() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("missing, malformed and forged tokens are UNAUTHENTICATED", arguments: TestBackend.allCases)
+    func badTokens(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             let auth = AuthClient(channel: channel)
             let none = await rpcError { try await auth.whoAmI(WhoAmIRequest()) }
             #expect(none?.code == .unauthenticated)
@@ -97,9 +97,9 @@ struct AuthTests {
         }
     }
 
-    @Test("unknown email and wrong password give the same answer; 5 failures lock the account")
-    func throttling() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("unknown email and wrong password give the same answer; 5 failures lock the account", arguments: TestBackend.allCases)
+    func throttling(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let unknown = await rpcError { try await login(channel, "nobody@example.com", "whatever-password-1") }
             let wrong = await rpcError { try await login(channel, AccountsServer.rootEmail, "wrong-password-1") }
             #expect(unknown?.code == .unauthenticated)
@@ -116,9 +116,9 @@ struct AuthTests {
         }
     }
 
-    @Test("refresh rotates the token: the new one works, the old one is revoked")
-    func refresh() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("refresh rotates the token: the new one works, the old one is revoked", arguments: TestBackend.allCases)
+    func refresh(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let auth = AuthClient(channel: channel)
             let first = try await login(channel, AccountsServer.rootEmail, AccountsServer.rootPassword)
             let second = try await auth.refresh(RefreshRequest(), options: bearer(first.accessToken))
@@ -129,9 +129,9 @@ struct AuthTests {
         }
     }
 
-    @Test("sessions: list own with the current one marked, revoke one, revoke all others; others' need a superadmin")
-    func sessions() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("sessions: list own with the current one marked, revoke one, revoke all others; others' need a superadmin", arguments: TestBackend.allCases)
+    func sessions(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let auth = AuthClient(channel: channel)
             let root = try await rootOptions(channel)
             let staff = try await createAdmin(channel, as: root, email: "staff@example.com")
@@ -177,9 +177,9 @@ struct AuthTests {
         }
     }
 
-    @Test("change password: checks the current one and the policy, then ends the other sessions")
-    func changePassword() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("change password: checks the current one and the policy, then ends the other sessions", arguments: TestBackend.allCases)
+    func changePassword(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let auth = AuthClient(channel: channel)
             let root = try await rootOptions(channel)
             let staff = try await createAdmin(channel, as: root, email: "staff@example.com")
@@ -209,9 +209,9 @@ struct AuthTests {
         }
     }
 
-    @Test("reset password (ova-server admin reset-password): the policy applies, every session ends, the new password logs in")
-    func resetPassword() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("reset password (ova-server admin reset-password): the policy applies, every session ends, the new password logs in", arguments: TestBackend.allCases)
+    func resetPassword(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             let auth = AuthClient(channel: channel)
             let root = try await rootOptions(channel)
             let staff = try await createAdmin(channel, as: root, email: "staff@example.com")
@@ -245,9 +245,9 @@ struct AuthTests {
         }
     }
 
-    @Test("ova-server admin create and reset-password are audited with the actor cli, failures included")
-    func commandLineAudit() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("ova-server admin create and reset-password are audited with the actor cli, failures included", arguments: TestBackend.allCases)
+    func commandLineAudit(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             let authenticator = server.running.accounts.authenticator
             let audit = CommandLineAudit(repository: server.store.audit, logger: Logger(label: "test"))
             let created = try await audit.run(.adminsCreate, failedTarget: "email:cli@example.com", target: { "admin:\($0.id)" }) {
@@ -279,9 +279,9 @@ struct AuthTests {
         }
     }
 
-    @Test("diagnostics run without the interceptors: Echo ignores tokens and is never audited")
-    func diagnosticsSkipInterceptors() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("diagnostics run without the interceptors: Echo ignores tokens and is never audited", arguments: TestBackend.allCases)
+    func diagnosticsSkipInterceptors(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             var request = EchoRequest()
             request.text = "ping"
             #expect(try await EchoClient(channel: channel).unary(request, options: bearer("not.a.token")).text == "ping")

@@ -7,9 +7,9 @@ import Testing
 
 @Suite("Admins, users, messages and audit over RPC")
 struct BackOfficeTests {
-    @Test("admin management needs a superadmin; validation, duplicates, field masks, self-protection")
-    func admins() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("admin management needs a superadmin; validation, duplicates, field masks, self-protection", arguments: TestBackend.allCases)
+    func admins(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let admins = AdminsClient(channel: channel)
             let root = try await rootOptions(channel)
             let staff = try await createAdmin(channel, as: root, email: "staff@example.com")
@@ -90,9 +90,9 @@ struct BackOfficeTests {
         }
     }
 
-    @Test("subscribers: public registration with reactivation, admin reads and updates, per-peer rate limit")
-    func users() async throws {
-        try await withAccountsServer(["OVA_PUBLIC_RATE_PER_MINUTE": "4"]) { _, channel in
+    @Test("subscribers: public registration with reactivation, admin reads and updates, per-peer rate limit", arguments: TestBackend.allCases)
+    func users(backend: TestBackend) async throws {
+        try await withAccountsServer(["OVA_PUBLIC_RATE_PER_MINUTE": "4"], backend: backend) { _, channel in
             let users = UsersClient(channel: channel)
             var register = RegisterUserRequest()
             register.email = " Ana@Example.com "
@@ -149,9 +149,9 @@ struct BackOfficeTests {
         }
     }
 
-    @Test("contact form: the original's validation, hostile text kept verbatim, inbox, marks, contacts")
-    func messages() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("contact form: the original's validation, hostile text kept verbatim, inbox, marks, contacts", arguments: TestBackend.allCases)
+    func messages(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let messages = MessagesClient(channel: channel)
             var invalid = SendMessageRequest()
             invalid.name = " A "
@@ -209,9 +209,9 @@ struct BackOfficeTests {
         }
     }
 
-    @Test("WatchMessages pushes a message sent after the watch started; ExportMessages streams safe CSV", .timeLimit(.minutes(1)))
-    func watchAndExport() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("WatchMessages pushes a message sent after the watch started; ExportMessages streams safe CSV", .timeLimit(.minutes(1)), arguments: TestBackend.allCases)
+    func watchAndExport(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             let messages = MessagesClient(channel: channel)
             let root = try await rootOptions(channel)
             var send = SendMessageRequest()
@@ -247,9 +247,9 @@ struct BackOfficeTests {
         }
     }
 
-    @Test("the audit log records logins, changes and refusals with actor, peer, request id and outcome")
-    func auditLog() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("the audit log records logins, changes and refusals with actor, peer, request id and outcome", arguments: TestBackend.allCases)
+    func auditLog(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             _ = await statusCode { try await login(channel, AccountsServer.rootEmail, "wrong-password-1") }
             let root = try await rootOptions(channel)
             let staff = try await createAdmin(channel, as: root, email: "staff@example.com")

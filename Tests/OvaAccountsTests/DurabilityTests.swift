@@ -9,9 +9,9 @@ import Testing
 
 @Suite("Concurrency, durability and the full audit trail")
 struct DurabilityTests {
-    @Test("50 concurrent registrations lose nothing; 50 concurrent creates of one email have exactly one winner")
-    func concurrentWrites() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("50 concurrent registrations lose nothing; 50 concurrent creates of one email have exactly one winner", arguments: TestBackend.allCases)
+    func concurrentWrites(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let users = UsersClient(channel: channel)
             let created = try await withThrowingTaskGroup(of: Int64.self) { group in
                 for index in 0..<50 {
@@ -54,9 +54,9 @@ struct DurabilityTests {
         }
     }
 
-    @Test("a restart keeps every row, the signing key and the sessions")
-    func restart() async throws {
-        let first = try await AccountsServer.start()
+    @Test("a restart keeps every row, the signing key and the sessions", arguments: TestBackend.allCases)
+    func restart(backend: TestBackend) async throws {
+        let first = try await AccountsServer.start(backend: backend)
         let token = try await withAsyncCleanup {
             let channel = try first.makeChannel()
             return try await withAsyncCleanup {
@@ -79,7 +79,7 @@ struct DurabilityTests {
             await first.stop(keepData: true)
         }
 
-        try await AccountsServer.start(existing: first.directory).run { _, channel in
+        try await AccountsServer.restart(first).run { _, channel in
             var options = CallOptions()
             options.metadata.addString(token, forKey: "authorization")
             // The token issued before the restart is still valid: same key, same session row.
@@ -91,9 +91,9 @@ struct DurabilityTests {
         }
     }
 
-    @Test("WatchMessages receives a message that another client sends", .timeLimit(.minutes(1)))
-    func watchFromAnotherClient() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("WatchMessages receives a message that another client sends", .timeLimit(.minutes(1)), arguments: TestBackend.allCases)
+    func watchFromAnotherClient(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             let root = try await rootOptions(channel)
             let visitor = try server.makeChannel()
             try await withAsyncCleanup {
@@ -119,9 +119,9 @@ struct DurabilityTests {
         }
     }
 
-    @Test("every mutation, login (success and failure) and logout is audited with its actor")
-    func auditTrail() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("every mutation, login (success and failure) and logout is audited with its actor", arguments: TestBackend.allCases)
+    func auditTrail(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             _ = await statusCode { try await login(channel, AccountsServer.rootEmail, "wrong-password-1") }
             let root = try await rootOptions(channel)
             let staff = try await createAdmin(channel, as: root, email: "staff@example.com")
@@ -253,9 +253,9 @@ struct DurabilityTests {
         }
     }
 
-    @Test("reads of every kind succeed, and a database that went away answers UNAVAILABLE")
-    func readsAndUnavailable() async throws {
-        try await withAccountsServer { server, channel in
+    @Test("reads of every kind succeed, and a database that went away answers UNAVAILABLE", arguments: TestBackend.allCases)
+    func readsAndUnavailable(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
             let root = try await rootOptions(channel)
             let rootID = try await AuthClient(channel: channel).whoAmI(WhoAmIRequest(), options: root).admin?.id ?? 0
             var getAdmin = GetAdminRequest()

@@ -15,9 +15,9 @@ struct HardeningTests {
         [number << 3 | 2, UInt8(bytes.count)] + bytes
     }
 
-    @Test("a contact message with invalid UTF-8 or a NUL is refused, naming the field, and nothing is stored")
-    func sendMessageStrings() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("a contact message with invalid UTF-8 or a NUL is refused, naming the field, and nothing is stored", arguments: TestBackend.allCases)
+    func sendMessageStrings(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let valid = Self.field(1, Array("Ana".utf8)) + Self.field(2, Array("ana@example.com".utf8))
                 + Self.field(3, Array("Hola".utf8))
             let cases: [(bytes: [UInt8], field: String, description: String)] = [
@@ -39,9 +39,9 @@ struct HardeningTests {
         }
     }
 
-    @Test("more than one authorization entry is UNAUTHENTICATED, even when one of them is valid")
-    func duplicateAuthorization() async throws {
-        try await withAccountsServer { _, channel in
+    @Test("more than one authorization entry is UNAUTHENTICATED, even when one of them is valid", arguments: TestBackend.allCases)
+    func duplicateAuthorization(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { _, channel in
             let root = try await rootOptions(channel)
             let token = try #require(root.metadata.firstString(forKey: "authorization"))
             var twice = Metadata()

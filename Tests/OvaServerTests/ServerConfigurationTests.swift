@@ -127,7 +127,9 @@ struct ServerConfigurationTests {
             "OVA_WRITE_STALL_TIMEOUT_SECONDS", "OVA_SHUTDOWN_GRACE_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
             "ALLOWED_ORIGINS",
             "OVA_TLS_CERT", "OVA_TLS_KEY", "OVA_TLS_CLIENT_CA",
-            "OVA_DATA_DIR", "OVA_DB_PATH", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME",
+            "OVA_DATA_DIR", "OVA_DB_PATH", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_PASSWORD_FILE", "DB_NAME",
+            "OVA_DATABASE_URL", "DB_SSL_MODE", "DB_SSL_CA", "DB_SSL_DISABLED", "OVA_DB_POOL_SIZE", "OVA_DB_POOL_TIMEOUT_SECONDS",
+            "DB_CONNECT_TIMEOUT", "OVA_DB_QUERY_TIMEOUT_SECONDS",
             "JWT_SECRET_KEY", "ACCESS_TOKEN_EXPIRE_MINUTES", "OVA_PUBLIC_RATE_PER_MINUTE",
             "HF_API_KEY", "OVA_HF_BASE_URL", "HF_MODELO_STT", "HF_MODELO_TTS", "HF_MODELO_IMG", "HF_MODELO_CAPTION",
             "HF_MODELO_SIGN", "OVA_LLM_BASE_URL", "OVA_LLM_API_KEY", "HF_MODELO_LLM", "OVA_PROVIDER_TIMEOUT_SECONDS",
@@ -414,25 +416,6 @@ struct ServerConfigurationTests {
     }
 
     // MARK: Settings accepted but not used yet
-
-    @Test(arguments: ["DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME"])
-    func mysqlSettingsRefuseToStart(variable: String) {
-        let value = variable == "DB_PORT" ? "3306" : "s3cret-db-value"
-        let error = loadError([variable: value])
-        #expect(error?.kind == .inconsistent)
-        #expect(error?.variable == variable)
-        let message = error?.description ?? ""
-        #expect(message.hasPrefix("\(variable) is set but this build stores data in SQLite only (OVA_DB_PATH)"), "\(message)")
-        #expect(message.contains("MySQL/MariaDB support is not available yet"), "\(message)")
-        #expect(message.contains("unset \(variable)"), "\(message)")
-        #expect(!message.contains("s3cret-db-value"))
-    }
-
-    @Test func mysqlRefusalAlsoComesFromFlags() {
-        #expect(loadError([:], overrides: ["DB_HOST": "db.internal"])?.variable == "DB_HOST")
-        // Empty counts as unset, so a blank DB_HOST from an old .env does not block startup.
-        #expect((try? load(["DB_HOST": ""])) != nil)
-    }
 
     @Test func allowedOriginsWarnsThatItHasNoEffectYet() throws {
         let config = try load(["ALLOWED_ORIGINS": "https://ova.example, https://admin.ova.example"])

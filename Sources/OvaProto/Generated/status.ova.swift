@@ -245,6 +245,11 @@ public struct DatabaseStatus: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage, Ha
     public var backend: String = ""
     public var latencyUs: UInt64 = 0
     public var error: String = ""
+    public var serverVersion: String = ""
+    public var poolSize: UInt32 = 0
+    public var poolInUse: UInt32 = 0
+    public var poolIdle: UInt32 = 0
+    public var poolWaiting: UInt32 = 0
 
     public init() {}
 
@@ -252,12 +257,22 @@ public struct DatabaseStatus: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage, Ha
         up: Bool = false,
         backend: String = "",
         latencyUs: UInt64 = 0,
-        error: String = ""
+        error: String = "",
+        serverVersion: String = "",
+        poolSize: UInt32 = 0,
+        poolInUse: UInt32 = 0,
+        poolIdle: UInt32 = 0,
+        poolWaiting: UInt32 = 0
     ) {
         self.up = up
         self.backend = backend
         self.latencyUs = latencyUs
         self.error = error
+        self.serverVersion = serverVersion
+        self.poolSize = poolSize
+        self.poolInUse = poolInUse
+        self.poolIdle = poolIdle
+        self.poolWaiting = poolWaiting
     }
 
     public static var protoMessageName: String { "ova.v1.DatabaseStatus" }
@@ -283,6 +298,11 @@ public struct DatabaseStatus: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage, Ha
         self.backend = OvaProtobuf.ProtobufCSupport.string(c.pointee.backend)
         self.latencyUs = c.pointee.latency_us
         self.error = OvaProtobuf.ProtobufCSupport.string(c.pointee.error)
+        self.serverVersion = OvaProtobuf.ProtobufCSupport.string(c.pointee.server_version)
+        self.poolSize = c.pointee.pool_size
+        self.poolInUse = c.pointee.pool_in_use
+        self.poolIdle = c.pointee.pool_idle
+        self.poolWaiting = c.pointee.pool_waiting
     }
 
     func _cStruct(in arena: inout OvaProtobuf.ProtobufCArena) -> UnsafeMutablePointer<Ova__V1__DatabaseStatus> {
@@ -292,6 +312,11 @@ public struct DatabaseStatus: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage, Ha
         if !self.backend.isEmpty { c.pointee.backend = arena.cString(self.backend) }
         c.pointee.latency_us = self.latencyUs
         if !self.error.isEmpty { c.pointee.error = arena.cString(self.error) }
+        if !self.serverVersion.isEmpty { c.pointee.server_version = arena.cString(self.serverVersion) }
+        c.pointee.pool_size = self.poolSize
+        c.pointee.pool_in_use = self.poolInUse
+        c.pointee.pool_idle = self.poolIdle
+        c.pointee.pool_waiting = self.poolWaiting
         return c
     }
 }

@@ -23,8 +23,15 @@ public struct AccountServices: Sendable {
     ) async throws -> AccountServices {
         try DataFiles.preparePrivateDirectory(configuration.storage.dataDirectory, production: configuration.isProduction, logger: logger)
         let secret = try AccessTokenSecret.resolve(configuration: configuration, logger: logger)
-        try DataFiles.preparePrivateDatabase(path: configuration.storage.effectiveDatabasePath, logger: logger)
-        let store = try await Store.open(.file(configuration.storage.effectiveDatabasePath), logger: logger)
+        if configuration.storage.mariadb == nil {
+            try DataFiles.preparePrivateDatabase(path: configuration.storage.effectiveDatabasePath, logger: logger)
+        }
+        let store: Store
+        do {
+            store = try await Store.open(configuration.storage.databaseLocation, logger: logger)
+        } catch {
+            throw DatabaseStartupError(location: configuration.storage.databaseLocation, cause: error)
+        }
         let hasher = try passwordHasher ?? PasswordHasher()
         let authenticator = AdminAuthenticator(
             store: store,
@@ -85,5 +92,36 @@ public struct AccountServices: Sendable {
     public func close() async {
         self.broadcaster.finishAll()
         await self.store.database.close()
+    }
+}
+
+/// The database could not be opened at startup: unreachable, refusing the login, or written by a
+/// newer OVA. The message names the database and the setting that chose it, so the operator
+/// knows what to fix; `ova-server` exits with EX_UNAVAILABLE (69).
+public struct DatabaseStartupError: Error, CustomStringConvertible {
+    public let location: Database.Location
+    public let cause: StoreError
+
+    public init(location: Database.Location, cause: StoreError) {
+        self.location = location
+        self.cause = cause
+    }
+
+    public var description: String {
+        let reason: String
+        switch self.cause {
+        case .unavailable(let message), .internalError(let message), .constraintViolation(let message):
+            reason = message
+        default:
+            reason = "\(self.cause)"
+        }
+        switch self.location {
+        case .mariadb(let options):
+            return "cannot use the MariaDB database \(options.connection) that DB_HOST (or OVA_DATABASE_URL) selects: \(reason)"
+        case .file(let path):
+            return "cannot use the SQLite database \(path) (OVA_DB_PATH, OVA_DATA_DIR): \(reason)"
+        case .memory:
+            return "cannot open an in-memory database: \(reason)"
+        }
     }
 }

@@ -7,14 +7,14 @@ import Glibc
 
 /// Files the server keeps in `OVA_DATA_DIR`: the directory itself (0700) and files written
 /// atomically with exact permissions (keys, secrets and the database 0600), whatever the umask.
-enum DataFiles {
+public enum DataFiles {
     /// The mode of every private file the server creates.
     static let privateFileMode: mode_t = 0o600
 
     /// Creates the data directory (0700) or checks an existing one: production refuses one that
     /// others can write to (they could swap the database or the keys) and warns when others can
     /// list it. Development leaves an existing directory as the operator made it.
-    static func preparePrivateDirectory(_ directory: String, production: Bool, logger: Logger) throws(ConfigurationError) {
+    public static func preparePrivateDirectory(_ directory: String, production: Bool, logger: Logger) throws(ConfigurationError) {
         var info = stat()
         guard production, stat(directory, &info) == 0, (info.st_mode & mode_t(S_IFMT)) == mode_t(S_IFDIR) else {
             try ensureDirectory(directory)
@@ -40,7 +40,7 @@ enum DataFiles {
     /// Creates the SQLite database file 0600 before SQLite opens it (SQLite would create it
     /// 0644 under the usual umask, and gives its `-wal` and `-shm` files the database's mode),
     /// and tightens an existing database or its companions that others can read.
-    static func preparePrivateDatabase(path: String, logger: Logger) throws(ConfigurationError) {
+    public static func preparePrivateDatabase(path: String, logger: Logger) throws(ConfigurationError) {
         try makePrivate(path: path, create: true, logger: logger)
         for suffix in ["-wal", "-shm", "-journal"] {
             try makePrivate(path: path + suffix, create: false, logger: logger)

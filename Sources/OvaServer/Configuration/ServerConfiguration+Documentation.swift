@@ -150,3 +150,18 @@ extension ServerConfiguration {
         return out
     }
 }
+
+extension ServerConfiguration: CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
+    /// The redacted summary on one line: printing a configuration (a test's failure message, a
+    /// debugger) shows secrets only as `set` or `unset`.
+    public var description: String {
+        self.redactedSummary().map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+    }
+
+    public var debugDescription: String { self.description }
+
+    /// What `dump` and reflection see: the redacted summary, never a secret's value.
+    public var customMirror: Mirror {
+        Mirror(self, children: self.redactedSummary().map { (label: Optional($0.key), value: $0.value as Any) }, displayStyle: .struct)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import OvaStore
 
 extension ServerConfiguration {
     /// What a setting's parser may need beyond its own text.
@@ -18,7 +19,7 @@ extension ServerConfiguration {
     /// the default.
     ///
     /// - Throws: ``ConfigurationError`` naming the variable, the value and what was expected;
-    ///   also when a setting that this build cannot honour is set (`DB_HOST`).
+    ///   also when settings contradict each other (`DB_USER` without `DB_HOST`).
     public static func load(
         environment: [String: String] = ProcessInfo.processInfo.environment,
         overrides: [String: String] = [:]
@@ -97,6 +98,7 @@ extension ServerConfiguration {
                 )
             }
         }
+        self.storage.mariadb = try Self.resolveMariaDB(self.storage, given: given)
         if let attempt = providers.attemptTimeout, attempt > providers.timeout {
             throw .inconsistent(
                 variable: "OVA_PROVIDER_ATTEMPT_TIMEOUT_SECONDS",
@@ -105,6 +107,104 @@ extension ServerConfiguration {
                     + "than the whole call; lower the first, raise the second or use auto"
             )
         }
+    }
+
+    // MARK: - MariaDB
+
+    /// The MariaDB connection the storage settings ask for, nil for SQLite. Every `DB_*`
+    /// setting without `DB_HOST` (or `OVA_DATABASE_URL`) is an error rather than silently
+    /// ignored: an operator who set `DB_USER` believes the data goes to MariaDB.
+    static func resolveMariaDB(_ storage: Storage, given: Set<String>) throws(ConfigurationError) -> MariaDBStoreOptions? {
+        let connectionSettings = ["DB_PORT", "DB_USER", "DB_PASSWORD", "DB_PASSWORD_FILE", "DB_NAME", "DB_SSL_MODE", "DB_SSL_CA", "DB_SSL_DISABLED"]
+        var host = storage.mariadbHost
+        var port = storage.mariadbPort
+        var user = storage.mariadbUser
+        var database = storage.mariadbDatabase
+        if let url = storage.databaseURL {
+            for name in ["DB_HOST", "DB_PORT", "DB_USER", "DB_NAME"] where given.contains(name) {
+                throw .inconsistent(
+                    variable: name,
+                    reason: "\(name) and OVA_DATABASE_URL are both set: give the server either as OVA_DATABASE_URL or as DB_HOST, DB_PORT, DB_USER and DB_NAME"
+                )
+            }
+            let parsed = try DatabaseURL.parse(url, variable: "OVA_DATABASE_URL")
+            (host, port, user, database) = (parsed.host, parsed.port, parsed.user, parsed.database)
+        }
+        guard let host else {
+            if let name = connectionSettings.first(where: given.contains) {
+                throw .inconsistent(
+                    variable: name,
+                    reason: "\(name) is set but DB_HOST is not: set DB_HOST (or OVA_DATABASE_URL) to keep the data in MariaDB, "
+                        + "or unset \(name) to keep it in SQLite (OVA_DB_PATH)"
+                )
+            }
+            return nil
+        }
+        if given.contains("OVA_DB_PATH") {
+            throw .inconsistent(
+                variable: "OVA_DB_PATH",
+                reason: "OVA_DB_PATH (an SQLite file) and DB_HOST (a MariaDB server) are both set: OVA keeps its data in one of them; unset one"
+            )
+        }
+        guard let user else {
+            throw .missingValue(variable: "DB_USER", reason: "DB_HOST is set but DB_USER is not: set the MariaDB account OVA logs in as")
+        }
+        guard let database else {
+            throw .missingValue(variable: "DB_NAME", reason: "DB_HOST is set but DB_NAME is not: set the MariaDB database OVA's tables live in")
+        }
+        let password: String
+        switch (storage.mariadbPassword, storage.mariadbPasswordFile) {
+        case (.some, .some):
+            throw .inconsistent(variable: "DB_PASSWORD_FILE", reason: "DB_PASSWORD and DB_PASSWORD_FILE are both set: keep one (the file is safer)")
+        case (.some(let text), .none):
+            password = text
+        case (.none, .some(let path)):
+            password = try Self.readPasswordFile(path)
+        case (.none, .none):
+            password = ""
+        }
+        var tlsMode = storage.mariadbTLSMode
+        if storage.mariadbTLSDisabled {
+            if given.contains("DB_SSL_MODE"), tlsMode != .disabled {
+                throw .inconsistent(
+                    variable: "DB_SSL_DISABLED",
+                    reason: "DB_SSL_DISABLED=true contradicts DB_SSL_MODE=\(tlsMode.rawValue): keep DB_SSL_MODE only"
+                )
+            }
+            tlsMode = .disabled
+        }
+        let endpoint: MariaDBConfiguration.Endpoint = host.hasPrefix("/") ? .unixSocket(path: host) : .tcp(host: host, port: port)
+        return MariaDBStoreOptions(
+            connection: MariaDBConfiguration(
+                endpoint: endpoint, user: user, password: password, database: database,
+                connectTimeout: storage.connectTimeout, readTimeout: storage.queryTimeout, writeTimeout: storage.queryTimeout,
+                tlsMode: tlsMode, certificateAuthorityPath: storage.mariadbCAPath
+            ),
+            poolSize: storage.poolSize,
+            acquireTimeout: storage.poolTimeout
+        )
+    }
+
+    /// The password in `DB_PASSWORD_FILE`, without its trailing newline.
+    private static func readPasswordFile(_ path: String) throws(ConfigurationError) -> String {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError(
+                kind: .unusableFile, variable: "DB_PASSWORD_FILE", value: path,
+                message: "DB_PASSWORD_FILE=\(ConfigurationError.quoted(path)): cannot read the file"
+            )
+        }
+        guard var text = String(data: data, encoding: .utf8) else {
+            throw ConfigurationError(
+                kind: .unusableFile, variable: "DB_PASSWORD_FILE", value: path,
+                message: "DB_PASSWORD_FILE=\(ConfigurationError.quoted(path)): the file is not UTF-8 text"
+            )
+        }
+        if text.hasSuffix("\r\n") {
+            text.removeLast()
+        } else if text.hasSuffix("\n") {
+            text.removeLast()
+        }
+        return text
     }
 
     // MARK: - Warnings and typo search

@@ -104,8 +104,6 @@ extension ServerConfiguration {
         settings.first { $0.hasFlag && $0.flagName == flag }
     }
 
-    private static let mysqlRefusal = "this build stores data in SQLite only (OVA_DB_PATH); MySQL/MariaDB support is not available yet"
-
     /// Every setting, grouped, in documentation order.
     public static let settings: [Setting] = [
         // MARK: General
@@ -212,24 +210,73 @@ extension ServerConfiguration {
                 + "newer OVA is refused). `ova-server admin create`, `admin reset-password` and `backup` use the same file."
         ),
         Setting(
-            "DB_HOST", \.storage.mysqlHost, .text, group: .storage, availability: .refused(mysqlRefusal),
-            doc: "The original's MySQL/MariaDB host."
+            "DB_HOST", \.storage.mariadbHost, .text, group: .storage,
+            doc: "Set, OVA keeps its data in this MariaDB (or MySQL) server instead of SQLite, as the original did in "
+                + "production: a host name, an IP address, or the path of the server's unix socket (starting with `/`). "
+                + "Needs `DB_USER` and `DB_NAME`; the database must exist (`CREATE DATABASE ova CHARACTER SET utf8mb4`) "
+                + "and is migrated at start. If it cannot be reached, or refuses the login, the server exits naming the "
+                + "setting to check: it never falls back to SQLite. See [MariaDB](#mariadb)."
         ),
         Setting(
-            "DB_PORT", \.storage.mysqlPort, .optionalInteger(1...65535), group: .storage, availability: .refused(mysqlRefusal),
-            doc: "The original's MySQL/MariaDB port."
+            "DB_PORT", \.storage.mariadbPort, .integer(1...65535), group: .storage,
+            doc: "The MariaDB server's TCP port, 1-65535."
         ),
         Setting(
-            "DB_USER", \.storage.mysqlUser, .text, group: .storage, availability: .refused(mysqlRefusal),
-            doc: "The original's MySQL/MariaDB user."
+            "DB_USER", \.storage.mariadbUser, .text, group: .storage,
+            doc: "The MariaDB account OVA logs in as. It needs `SELECT, INSERT, UPDATE, DELETE, CREATE, ALTER, INDEX, "
+                + "DROP, REFERENCES` on `DB_NAME` (the last five for migrations)."
         ),
         Setting(
-            "DB_PASSWORD", \.storage.mysqlPassword, .text, group: .storage, secret: true, availability: .refused(mysqlRefusal),
-            doc: "The original's MySQL/MariaDB password."
+            "DB_PASSWORD", \.storage.mariadbPassword, .verbatimText, group: .storage, secret: true,
+            doc: "The MariaDB account's password, taken as it is (spaces included). Prefer `DB_PASSWORD_FILE`."
         ),
         Setting(
-            "DB_NAME", \.storage.mysqlDatabase, .text, group: .storage, availability: .refused(mysqlRefusal),
-            doc: "The original's MySQL/MariaDB database name."
+            "DB_PASSWORD_FILE", \.storage.mariadbPasswordFile, .file, group: .storage,
+            doc: "A file holding the MariaDB password (one trailing newline is dropped), read at start: keeps it out of "
+                + "the environment and the process list (`/proc/PID/environ`). Not together with `DB_PASSWORD`."
+        ),
+        Setting(
+            "DB_NAME", \.storage.mariadbDatabase, .text, group: .storage,
+            doc: "The MariaDB database OVA's tables live in."
+        ),
+        Setting(
+            "OVA_DATABASE_URL", \.storage.databaseURL, .text, group: .storage,
+            doc: "The same as `DB_HOST`, `DB_PORT`, `DB_USER` and `DB_NAME` in one value: `mysql://user@host:port/database` "
+                + "(also `mariadb://`; the port may be left out). A password in the URL is refused (it would show in logs "
+                + "and process lists): use `DB_PASSWORD_FILE` or `DB_PASSWORD`. Not together with `DB_HOST`."
+        ),
+        Setting(
+            "DB_SSL_MODE", \.storage.mariadbTLSMode, .databaseTLSMode, group: .storage,
+            doc: "TLS to the MariaDB server: `disabled`, `preferred` (TLS when the server offers it, unverified), "
+                + "`required` (TLS or no connection, unverified) or `verify-identity` (TLS with the certificate checked "
+                + "against `DB_SSL_CA` or the system's roots, and its name against `DB_HOST`). A unix socket needs none."
+        ),
+        Setting(
+            "DB_SSL_CA", \.storage.mariadbCAPath, .file, group: .storage,
+            doc: "PEM file of the authorities that sign the MariaDB server's certificate, for `verify-identity`."
+        ),
+        Setting(
+            "DB_SSL_DISABLED", \.storage.mariadbTLSDisabled, .bool, group: .storage,
+            doc: "The original's switch: `true` is `DB_SSL_MODE=disabled`."
+        ),
+        Setting(
+            "OVA_DB_POOL_SIZE", \.storage.poolSize, .integer(1...1_000), group: .storage,
+            doc: "Connections to MariaDB, 1-1000: at most this many statements run at once, each on a thread of its "
+                + "own. Calls beyond it wait for a free connection, up to `OVA_DB_POOL_TIMEOUT_SECONDS`. Mind the "
+                + "server's `max_connections` when several ova-server share it."
+        ),
+        Setting(
+            "OVA_DB_POOL_TIMEOUT_SECONDS", \.storage.poolTimeout, .seconds(0.001...300), group: .storage,
+            doc: "How long a call waits for a free MariaDB connection before it fails with `UNAVAILABLE`, 0.001-300."
+        ),
+        Setting(
+            "DB_CONNECT_TIMEOUT", \.storage.connectTimeout, .seconds(1...300), group: .storage,
+            doc: "Seconds to connect and log in to MariaDB, 1-300 (whole seconds; the original's name)."
+        ),
+        Setting(
+            "OVA_DB_QUERY_TIMEOUT_SECONDS", \.storage.queryTimeout, .seconds(1...3600), group: .storage,
+            doc: "Seconds one read or write to the MariaDB server may take before the connection is given up and the "
+                + "call fails with `UNAVAILABLE`, 1-3600 (whole seconds)."
         ),
 
         // MARK: Accounts and tokens

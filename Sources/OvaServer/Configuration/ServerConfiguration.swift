@@ -4,6 +4,7 @@ import NIOCore
 import OvaProviders
 import OvaResilience
 import OvaRPC
+import OvaStore
 
 /// The server's settings, in typed groups (modelled on grpc-swift's transport `Config`):
 /// ``transport``, ``tls``, ``storage``, ``auth``, ``providers``, ``logging``, plus the
@@ -138,20 +139,50 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var dataDirectory: String
         /// `OVA_DB_PATH`: the SQLite file; nil is `ova.sqlite3` in ``dataDirectory``.
         public var databasePath: String?
-        /// `DB_HOST`, `DB_PORT`, `DB_USER`, `DB_PASSWORD`, `DB_NAME`: the original's MySQL
-        /// settings. Declared so that setting them stops the server instead of silently
-        /// storing data in SQLite.
-        public var mysqlHost: String?
-        public var mysqlPort: Int?
-        public var mysqlUser: String?
-        public var mysqlPassword: String?
-        public var mysqlDatabase: String?
+        /// `DB_HOST`: the MariaDB/MySQL server (a name, an address, or a unix socket's path
+        /// starting with `/`). Set, OVA stores its data there instead of in SQLite.
+        public var mariadbHost: String?
+        /// `DB_PORT`, the original's 3306 by default.
+        public var mariadbPort: Int
+        /// `DB_USER`, `DB_PASSWORD` (or the file `DB_PASSWORD_FILE`), `DB_NAME`.
+        public var mariadbUser: String?
+        public var mariadbPassword: String?
+        public var mariadbPasswordFile: String?
+        public var mariadbDatabase: String?
+        /// `OVA_DATABASE_URL`: `mysql://user@host:port/database`, instead of the `DB_*` above.
+        public var databaseURL: String?
+        /// `DB_SSL_MODE`, `DB_SSL_CA`, and the original's `DB_SSL_DISABLED`.
+        public var mariadbTLSMode: MariaDBConfiguration.TLSMode
+        public var mariadbCAPath: String?
+        public var mariadbTLSDisabled: Bool
+        /// `OVA_DB_POOL_SIZE`: connections to MariaDB (statements at once).
+        public var poolSize: Int
+        /// `OVA_DB_POOL_TIMEOUT_SECONDS`: how long a call waits for a free connection.
+        public var poolTimeout: Duration
+        /// `DB_CONNECT_TIMEOUT` (the original's name) and `OVA_DB_QUERY_TIMEOUT_SECONDS`.
+        public var connectTimeout: Duration
+        public var queryTimeout: Duration
+        /// The MariaDB server to use, resolved from the settings above when the configuration
+        /// is loaded (the password file read); nil for SQLite.
+        public var mariadb: MariaDBStoreOptions?
 
         public static var defaults: Storage {
-            Storage(
+            let pool = MariaDBStoreOptions(connection: MariaDBConfiguration(endpoint: .tcp(host: "", port: 3306), user: "", password: "", database: ""))
+            return Storage(
                 dataDirectory: "./data", databasePath: nil,
-                mysqlHost: nil, mysqlPort: nil, mysqlUser: nil, mysqlPassword: nil, mysqlDatabase: nil
+                mariadbHost: nil, mariadbPort: 3306, mariadbUser: nil, mariadbPassword: nil, mariadbPasswordFile: nil,
+                mariadbDatabase: nil, databaseURL: nil,
+                mariadbTLSMode: pool.connection.tlsMode, mariadbCAPath: nil, mariadbTLSDisabled: false,
+                poolSize: pool.poolSize, poolTimeout: pool.acquireTimeout,
+                connectTimeout: pool.connection.connectTimeout, queryTimeout: pool.connection.readTimeout,
+                mariadb: nil
             )
+        }
+
+        /// Where the data lives: the MariaDB server when one is configured, else the SQLite file.
+        public var databaseLocation: Database.Location {
+            if let mariadb { return .mariadb(mariadb) }
+            return .file(self.effectiveDatabasePath)
         }
 
         /// ``databasePath``, or `ova.sqlite3` in the data directory.

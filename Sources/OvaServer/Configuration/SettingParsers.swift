@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OvaStore
 
 /// How one setting's text (from a flag, the environment or the default) becomes its typed
 /// value, and how a value is written back as text for `--help`, the docs and the startup log.
@@ -141,6 +142,31 @@ extension SettingParser where Value == String? {
                 return trimmed.isEmpty ? nil : trimmed
             },
             format: { $0 }
+        )
+    }
+}
+
+extension SettingParser where Value == String? {
+    /// Text taken exactly as given (a password may begin or end with a space); empty is unset.
+    static var verbatimText: SettingParser {
+        SettingParser(
+            parse: { text, _, _ throws(ConfigurationError) in text.isEmpty ? nil : text },
+            format: { $0 }
+        )
+    }
+}
+
+extension SettingParser where Value == MariaDBConfiguration.TLSMode {
+    static var databaseTLSMode: SettingParser {
+        SettingParser(
+            parse: { text, variable, _ throws(ConfigurationError) in
+                guard let mode = MariaDBConfiguration.TLSMode(rawValue: SettingText.normalized(text)) else {
+                    let names = MariaDBConfiguration.TLSMode.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw .invalidValue(variable: variable, value: text, expected: "expected one of \(names)")
+                }
+                return mode
+            },
+            format: { $0.rawValue }
         )
     }
 }

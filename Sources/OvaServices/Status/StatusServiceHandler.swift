@@ -51,6 +51,7 @@ public struct StatusServiceHandler: StatusHandler {
         status.system = Self.systemStatus()
         var database = DatabaseStatus()
         database.backend = self.database.backendName
+        database.serverVersion = self.database.serverVersion
         do {
             let latency = try await self.database.ping()
             database.up = true
@@ -60,6 +61,12 @@ public struct StatusServiceHandler: StatusHandler {
             database.error = Self.databaseFailureText(error, location: self.database.location)
             context.logger.warning("database ping failed", metadata: ["cause": "\(error)"])
         }
+        // Read after the ping, which itself took a connection and gave it back.
+        let pool = self.database.poolStatus
+        database.poolSize = UInt32(clamping: pool.size)
+        database.poolInUse = UInt32(clamping: pool.inUse)
+        database.poolIdle = UInt32(clamping: pool.idle)
+        database.poolWaiting = UInt32(clamping: pool.waiting)
         status.database = database
         status.providers = self.monitor.providers().map(Self.providerStatus)
         if let metrics = self.metrics.current {

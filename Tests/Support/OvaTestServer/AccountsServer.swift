@@ -1,13 +1,15 @@
 import Foundation
 import Logging
 import OvaAuth
+@_exported import OvaMariaDBServer
 import OvaProto
 import OvaRPC
 import OvaServer
 import OvaServices
 import OvaStore
 
-/// A real ova-server (TLS on 127.0.0.1, SQLite in a temporary directory) with one superadmin.
+/// A real ova-server (TLS on 127.0.0.1) with one superadmin, its data in SQLite in a temporary
+/// directory or in a fresh database on the shared test mariadbd.
 public struct AccountsServer: RunningTestServer {
     public static let rootEmail = "root@example.com"
     public static let rootPassword = "Harbor-lights-2026"
@@ -15,14 +17,41 @@ public struct AccountsServer: RunningTestServer {
     public let running: OvaServerApp.Running
     public let directory: URL
     public let port: Int
+    public let backend: TestBackend
+    /// The MariaDB database holding the data; nil on SQLite.
+    public let mariadb: MariaDBTestDatabase?
 
     /// - Parameter environment: extra settings (e.g. a lower `OVA_PUBLIC_RATE_PER_MINUTE`).
-    /// - Parameter existing: the data directory of an earlier server (a restart); nil for a new one.
-    public static func start(_ environment: [String: String] = [:], existing: URL? = nil) async throws -> AccountsServer {
-        let directory = try existing ?? TestServerSetup.makeDataDirectory(prefix: "ova-accounts")
-        let configuration = try TestServerSetup.configuration(
-            dataDirectory: directory, ["OVA_PUBLIC_RATE_PER_MINUTE": "1000"].merging(environment) { $1 }
-        )
+    /// - Parameter backend: where the data lives.
+    public static func start(_ environment: [String: String] = [:], backend: TestBackend = .sqlite) async throws -> AccountsServer {
+        let directory = try TestServerSetup.makeDataDirectory(prefix: "ova-accounts")
+        var mariadb: MariaDBTestDatabase?
+        if backend == .mariadb {
+            mariadb = try await MariaDBTestServer.shared().makeDatabase()
+        }
+        do {
+            return try await Self.start(environment, backend: backend, directory: directory, mariadb: mariadb, isNew: true)
+        } catch {
+            try? FileManager.default.removeItem(at: directory)
+            if let mariadb { await mariadb.server.dropDatabase(mariadb.name) }
+            throw error
+        }
+    }
+
+    /// A new server on the data of `earlier` (stopped with `keepData: true`): its database, and
+    /// its data directory unless `newDataDirectory` (which MariaDB needs for nothing but the
+    /// signing key and certificate, so it must still see every row).
+    public static func restart(_ earlier: AccountsServer, newDataDirectory: Bool = false, _ environment: [String: String] = [:]) async throws -> AccountsServer {
+        let directory = newDataDirectory ? try TestServerSetup.makeDataDirectory(prefix: "ova-accounts") : earlier.directory
+        return try await Self.start(environment, backend: earlier.backend, directory: directory, mariadb: earlier.mariadb, isNew: false)
+    }
+
+    private static func start(
+        _ environment: [String: String], backend: TestBackend, directory: URL, mariadb: MariaDBTestDatabase?, isNew: Bool
+    ) async throws -> AccountsServer {
+        var settings = ["OVA_PUBLIC_RATE_PER_MINUTE": "1000"]
+        if let mariadb { settings.merge(mariadb.settings) { $1 } }
+        let configuration = try TestServerSetup.configuration(dataDirectory: directory, settings.merging(environment) { $1 })
         var logger = Logger(label: "ova.accounts-test")
         logger.logLevel = .critical
         // Cost 4: the tests exercise the logic, not bcrypt's slowness (PasswordHasher's own
@@ -30,12 +59,12 @@ public struct AccountsServer: RunningTestServer {
         let running = try await OvaServerApp.start(
             configuration: configuration, logger: logger, passwordHasher: PasswordHasher(insecureTestingCost: 4)
         )
-        if existing == nil {
+        if isNew {
             _ = try await AdminsServiceHandler.createAdmin(
                 name: "Root", email: rootEmail, password: rootPassword, superadmin: true, authenticator: running.accounts.authenticator
             )
         }
-        return AccountsServer(running: running, directory: directory, port: running.address.port ?? 0)
+        return AccountsServer(running: running, directory: directory, port: running.address.port ?? 0, backend: backend, mariadb: mariadb)
     }
 
     public func makeChannel() throws -> RPCChannel {
@@ -60,6 +89,7 @@ public struct AccountsServer: RunningTestServer {
         await self.running.waitUntilStopped()
         if !keepData {
             try? FileManager.default.removeItem(at: self.directory)
+            if let mariadb { await mariadb.server.dropDatabase(mariadb.name) }
         }
     }
 }
@@ -68,9 +98,10 @@ public struct AccountsServer: RunningTestServer {
 @discardableResult
 public func withAccountsServer<Result>(
     _ environment: [String: String] = [:],
+    backend: TestBackend = .sqlite,
     _ body: (AccountsServer, RPCChannel) async throws -> Result
 ) async throws -> Result {
-    try await AccountsServer.start(environment).run(body)
+    try await AccountsServer.start(environment, backend: backend).run(body)
 }
 
 /// Call options carrying a bearer token.

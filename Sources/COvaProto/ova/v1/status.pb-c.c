@@ -559,7 +559,7 @@ const ProtobufCMessageDescriptor ova__v1__system_status__descriptor =
   (ProtobufCMessageInit) ova__v1__system_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ova__v1__database_status__field_descriptors[4] =
+static const ProtobufCFieldDescriptor ova__v1__database_status__field_descriptors[9] =
 {
   {
     "up",
@@ -609,17 +609,82 @@ static const ProtobufCFieldDescriptor ova__v1__database_status__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "server_version",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ova__V1__DatabaseStatus, server_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pool_size",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ova__V1__DatabaseStatus, pool_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pool_in_use",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ova__V1__DatabaseStatus, pool_in_use),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pool_idle",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ova__V1__DatabaseStatus, pool_idle),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pool_waiting",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Ova__V1__DatabaseStatus, pool_waiting),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ova__v1__database_status__field_indices_by_name[] = {
   1,   /* field[1] = backend */
   3,   /* field[3] = error */
   2,   /* field[2] = latency_us */
+  7,   /* field[7] = pool_idle */
+  6,   /* field[6] = pool_in_use */
+  5,   /* field[5] = pool_size */
+  8,   /* field[8] = pool_waiting */
+  4,   /* field[4] = server_version */
   0,   /* field[0] = up */
 };
 static const ProtobufCIntRange ova__v1__database_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor ova__v1__database_status__descriptor =
 {
@@ -629,7 +694,7 @@ const ProtobufCMessageDescriptor ova__v1__database_status__descriptor =
   "Ova__V1__DatabaseStatus",
   "ova.v1",
   sizeof(Ova__V1__DatabaseStatus),
-  4,
+  9,
   ova__v1__database_status__field_descriptors,
   ova__v1__database_status__field_indices_by_name,
   1,  ova__v1__database_status__number_ranges,

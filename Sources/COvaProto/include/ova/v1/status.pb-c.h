@@ -81,13 +81,28 @@ struct  Ova__V1__DatabaseStatus
 {
   ProtobufCMessage base;
   protobuf_c_boolean up;
+  /*
+   * "sqlite" or "mariadb".
+   */
   char *backend;
   uint64_t latency_us;
   char *error;
+  /*
+   * The database server's version ("10.11.19-MariaDB-0+deb12u1"), or SQLite's ("3.40.1").
+   */
+  char *server_version;
+  /*
+   * The connection pool: its size, connections running a statement, open connections waiting
+   * for work, and calls waiting for a connection. SQLite reports one connection.
+   */
+  uint32_t pool_size;
+  uint32_t pool_in_use;
+  uint32_t pool_idle;
+  uint32_t pool_waiting;
 };
 #define OVA__V1__DATABASE_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ova__v1__database_status__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 struct  Ova__V1__ProviderStatus

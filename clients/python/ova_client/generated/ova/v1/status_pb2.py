@@ -13,29 +13,29 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13ova/v1/status.proto\x12\x06ova.v1\"\x12\n\x10GetStatusRequest\"\x8e\x02\n\x0cServerStatus\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x1a\n\x12started_at_unix_ms\x18\x03 \x01(\x04\x12\x11\n\tuptime_ms\x18\x04 \x01(\x04\x12$\n\x06system\x18\x05 \x01(\x0b\x32\x14.ova.v1.SystemStatus\x12(\n\x08\x64\x61tabase\x18\x06 \x01(\x0b\x32\x16.ova.v1.DatabaseStatus\x12)\n\tproviders\x18\x07 \x03(\x0b\x32\x16.ova.v1.ProviderStatus\x12\x18\n\x10open_connections\x18\x08 \x01(\r\x12\x14\n\x0c\x61\x63tive_calls\x18\t \x01(\r\"k\n\x0cSystemStatus\x12\x10\n\x08platform\x18\x01 \x01(\t\x12\x11\n\tcpu_count\x18\x02 \x01(\r\x12\x1d\n\x15resident_memory_bytes\x18\x03 \x01(\x04\x12\x17\n\x0fload_average_1m\x18\x04 \x01(\x01\"P\n\x0e\x44\x61tabaseStatus\x12\n\n\x02up\x18\x01 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x12\n\nlatency_us\x18\x03 \x01(\x04\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\xb2\x02\n\x0eProviderStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncapability\x18\x02 \x01(\t\x12\x12\n\nconfigured\x18\x03 \x01(\x08\x12+\n\rcircuit_state\x18\x04 \x01(\x0e\x32\x14.ova.v1.CircuitState\x12\x12\n\nerror_rate\x18\x05 \x01(\x01\x12\x16\n\x0ep50_latency_ms\x18\x06 \x01(\x04\x12\x16\n\x0ep99_latency_ms\x18\x07 \x01(\x04\x12\x13\n\x0b\x63\x61lls_total\x18\x08 \x01(\x04\x12\x16\n\x0e\x66\x61ilures_total\x18\t \x01(\x04\x12 \n\x18state_changed_at_unix_ms\x18\n \x01(\x04\x12\x16\n\x0eretry_after_ms\x18\x0b \x01(\x04\x12\x12\n\nlast_error\x18\x0c \x01(\t\"\x17\n\x15WatchProvidersRequest\".\n\x1aResetCircuitBreakerRequest\x12\x10\n\x08provider\x18\x01 \x01(\t*|\n\x0c\x43ircuitState\x12\x1d\n\x19\x43IRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43IRCUIT_STATE_CLOSED\x10\x01\x12\x16\n\x12\x43IRCUIT_STATE_OPEN\x10\x02\x12\x1b\n\x17\x43IRCUIT_STATE_HALF_OPEN\x10\x03\x32\xe3\x01\n\x06Status\x12;\n\tGetStatus\x12\x18.ova.v1.GetStatusRequest\x1a\x14.ova.v1.ServerStatus\x12I\n\x0eWatchProviders\x12\x1d.ova.v1.WatchProvidersRequest\x1a\x16.ova.v1.ProviderStatus0\x01\x12Q\n\x13ResetCircuitBreaker\x12\".ova.v1.ResetCircuitBreakerRequest\x1a\x16.ova.v1.ProviderStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13ova/v1/status.proto\x12\x06ova.v1\"\x12\n\x10GetStatusRequest\"\x8e\x02\n\x0cServerStatus\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x13\n\x0b\x65nvironment\x18\x02 \x01(\t\x12\x1a\n\x12started_at_unix_ms\x18\x03 \x01(\x04\x12\x11\n\tuptime_ms\x18\x04 \x01(\x04\x12$\n\x06system\x18\x05 \x01(\x0b\x32\x14.ova.v1.SystemStatus\x12(\n\x08\x64\x61tabase\x18\x06 \x01(\x0b\x32\x16.ova.v1.DatabaseStatus\x12)\n\tproviders\x18\x07 \x03(\x0b\x32\x16.ova.v1.ProviderStatus\x12\x18\n\x10open_connections\x18\x08 \x01(\r\x12\x14\n\x0c\x61\x63tive_calls\x18\t \x01(\r\"k\n\x0cSystemStatus\x12\x10\n\x08platform\x18\x01 \x01(\t\x12\x11\n\tcpu_count\x18\x02 \x01(\r\x12\x1d\n\x15resident_memory_bytes\x18\x03 \x01(\x04\x12\x17\n\x0fload_average_1m\x18\x04 \x01(\x01\"\xb9\x01\n\x0e\x44\x61tabaseStatus\x12\n\n\x02up\x18\x01 \x01(\x08\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\x12\x12\n\nlatency_us\x18\x03 \x01(\x04\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x16\n\x0eserver_version\x18\x05 \x01(\t\x12\x11\n\tpool_size\x18\x06 \x01(\r\x12\x13\n\x0bpool_in_use\x18\x07 \x01(\r\x12\x11\n\tpool_idle\x18\x08 \x01(\r\x12\x14\n\x0cpool_waiting\x18\t \x01(\r\"\xb2\x02\n\x0eProviderStatus\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\ncapability\x18\x02 \x01(\t\x12\x12\n\nconfigured\x18\x03 \x01(\x08\x12+\n\rcircuit_state\x18\x04 \x01(\x0e\x32\x14.ova.v1.CircuitState\x12\x12\n\nerror_rate\x18\x05 \x01(\x01\x12\x16\n\x0ep50_latency_ms\x18\x06 \x01(\x04\x12\x16\n\x0ep99_latency_ms\x18\x07 \x01(\x04\x12\x13\n\x0b\x63\x61lls_total\x18\x08 \x01(\x04\x12\x16\n\x0e\x66\x61ilures_total\x18\t \x01(\x04\x12 \n\x18state_changed_at_unix_ms\x18\n \x01(\x04\x12\x16\n\x0eretry_after_ms\x18\x0b \x01(\x04\x12\x12\n\nlast_error\x18\x0c \x01(\t\"\x17\n\x15WatchProvidersRequest\".\n\x1aResetCircuitBreakerRequest\x12\x10\n\x08provider\x18\x01 \x01(\t*|\n\x0c\x43ircuitState\x12\x1d\n\x19\x43IRCUIT_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14\x43IRCUIT_STATE_CLOSED\x10\x01\x12\x16\n\x12\x43IRCUIT_STATE_OPEN\x10\x02\x12\x1b\n\x17\x43IRCUIT_STATE_HALF_OPEN\x10\x03\x32\xe3\x01\n\x06Status\x12;\n\tGetStatus\x12\x18.ova.v1.GetStatusRequest\x1a\x14.ova.v1.ServerStatus\x12I\n\x0eWatchProviders\x12\x1d.ova.v1.WatchProvidersRequest\x1a\x16.ova.v1.ProviderStatus0\x01\x12Q\n\x13ResetCircuitBreaker\x12\".ova.v1.ResetCircuitBreakerRequest\x1a\x16.ova.v1.ProviderStatusb\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ova.v1.status_pb2', globals())
 if _descriptor._USE_C_DESCRIPTORS == False:
 
   DESCRIPTOR._options = None
-  _CIRCUITSTATE._serialized_start=897
-  _CIRCUITSTATE._serialized_end=1021
+  _CIRCUITSTATE._serialized_start=1003
+  _CIRCUITSTATE._serialized_end=1127
   _GETSTATUSREQUEST._serialized_start=31
   _GETSTATUSREQUEST._serialized_end=49
   _SERVERSTATUS._serialized_start=52
   _SERVERSTATUS._serialized_end=322
   _SYSTEMSTATUS._serialized_start=324
   _SYSTEMSTATUS._serialized_end=431
-  _DATABASESTATUS._serialized_start=433
-  _DATABASESTATUS._serialized_end=513
-  _PROVIDERSTATUS._serialized_start=516
-  _PROVIDERSTATUS._serialized_end=822
-  _WATCHPROVIDERSREQUEST._serialized_start=824
-  _WATCHPROVIDERSREQUEST._serialized_end=847
-  _RESETCIRCUITBREAKERREQUEST._serialized_start=849
-  _RESETCIRCUITBREAKERREQUEST._serialized_end=895
-  _STATUS._serialized_start=1024
-  _STATUS._serialized_end=1251
+  _DATABASESTATUS._serialized_start=434
+  _DATABASESTATUS._serialized_end=619
+  _PROVIDERSTATUS._serialized_start=622
+  _PROVIDERSTATUS._serialized_end=928
+  _WATCHPROVIDERSREQUEST._serialized_start=930
+  _WATCHPROVIDERSREQUEST._serialized_end=953
+  _RESETCIRCUITBREAKERREQUEST._serialized_start=955
+  _RESETCIRCUITBREAKERREQUEST._serialized_end=1001
+  _STATUS._serialized_start=1130
+  _STATUS._serialized_end=1357
 # @@protoc_insertion_point(module_scope)
