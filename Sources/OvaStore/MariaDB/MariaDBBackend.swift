@@ -162,16 +162,19 @@ final class MariaDBBackend: Sendable {
                     state.waiting -= 1
                     state.inUse += 1
                 }
-                defer { self.state.withLock { $0.inUse -= 1 } }
-                guard case .active = workState else {
-                    pending.finish(.failure(.unavailable("the database is closed")))
-                    return
+                let result: Result<T, StoreError>
+                if case .active = workState {
+                    do throws(StoreError) {
+                        result = .success(try job())
+                    } catch {
+                        result = .failure(error)
+                    }
+                } else {
+                    result = .failure(.unavailable("the database is closed"))
                 }
-                do throws(StoreError) {
-                    pending.finish(.success(try job()))
-                } catch {
-                    pending.finish(.failure(error))
-                }
+                // Counted out before the caller resumes, so what it reads next is current.
+                self.state.withLock { $0.inUse -= 1 }
+                pending.finish(result)
             }
         }
         return try result.get()

@@ -70,6 +70,14 @@ final class MariaDBConnection {
         guard let charset = mysql_character_set_name(handle).map({ String(cString: $0) }), charset == "utf8mb4" else {
             throw .client("the server at \(configuration.endpoint) did not accept the utf8mb4 character set")
         }
+        if configuration.tlsMode == .required, case .tcp = configuration.endpoint, mysql_get_ssl_cipher(handle) == nil {
+            // Connector/C refuses a plain-text server only when it also verifies certificates
+            // (verify-identity); for `required` the check is here, before any statement runs.
+            throw MariaDBError(
+                code: UInt32(CR_SSL_CONNECTION_ERROR), sqlState: "HY000",
+                message: "the server at \(configuration.endpoint) does not offer TLS, which DB_SSL_MODE=required demands"
+            )
+        }
         self.serverVersion = mysql_get_server_info(handle).map { String(cString: $0) } ?? ""
         try self.run("SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION,ERROR_FOR_DIVISION_BY_ZERO', time_zone = '+00:00'")
     }

@@ -218,9 +218,9 @@ final class Watchdog: Sendable {
 }
 
 /// Loopback sockets, through the C library: Foundation has no client sockets on Linux.
-enum LoopbackPort {
+public enum LoopbackPort {
     /// A TCP port of 127.0.0.1 that nothing listens on right now (the kernel's choice for port 0).
-    static func free() throws -> Int {
+    public static func free() throws -> Int {
         let descriptor = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else {
             throw MariaDBTestServerError(message: "socket failed: errno \(errno)", log: "")

@@ -37,7 +37,9 @@ public final class MariaDBTestServer: Sendable {
     /// `mariadbd`'s process id.
     public var processIdentifier: Int32 { self.mariadbd.processIdentifier }
 
-    private let mariadbd: ChildProcess
+    private var mariadbd: ChildProcess { self.process.withLock { $0 } }
+    private let process: Mutex<ChildProcess>
+    private let serverArguments: [String]
     private let watchdog: Watchdog
     private let tools: MariaDBTools
     private let state = Mutex(State())
@@ -53,6 +55,7 @@ public final class MariaDBTestServer: Sendable {
         password: String,
         startupDuration: Duration,
         mariadbd: ChildProcess,
+        serverArguments: [String],
         watchdog: Watchdog,
         tools: MariaDBTools
     ) {
@@ -61,7 +64,8 @@ public final class MariaDBTestServer: Sendable {
         self.port = port
         self.password = password
         self.startupDuration = startupDuration
-        self.mariadbd = mariadbd
+        self.process = Mutex(mariadbd)
+        self.serverArguments = serverArguments
         self.watchdog = watchdog
         self.tools = tools
     }
@@ -106,6 +110,7 @@ public final class MariaDBTestServer: Sendable {
                     password: password,
                     startupDuration: clock.now - began,
                     mariadbd: server,
+                    serverArguments: serverArguments,
                     watchdog: watchdog,
                     tools: tools
                 )
@@ -121,6 +126,20 @@ public final class MariaDBTestServer: Sendable {
             try? FileManager.default.removeItem(at: directory)
             throw error
         }
+    }
+
+    /// Kills `mariadbd` with SIGKILL, as a crash or a power cut would, then starts it again on
+    /// the same data, port and socket, and returns once it accepts connections. InnoDB recovers
+    /// from its redo log at that start: every committed transaction must still be there.
+    public func crashAndRestart() async throws {
+        let old = self.mariadbd
+        kill(old.processIdentifier, SIGKILL)
+        await old.waitForExit()
+        self.watchdog.forget(old.processIdentifier)
+        let server = try Self.launch(self.directory, port: self.port, tools: self.tools, extra: self.serverArguments)
+        self.process.withLock { $0 = server }
+        self.watchdog.guardProcess(server.processIdentifier)
+        try await Self.waitUntilAccepting(server, directory: self.directory, deadline: .now + .seconds(60))
     }
 
     /// Ends `mariadbd` (SIGTERM, SIGKILL if it has not exited within 10 s) and removes the
