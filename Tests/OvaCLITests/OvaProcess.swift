@@ -13,14 +13,18 @@ struct OvaProcess {
 
     /// `ova` next to the test bundle: `swift build --build-tests` builds every product into the
     /// same directory.
-    static let executable: URL = {
+    /// A product built beside the test bundle (`ova`, `ova-server`).
+    static func product(_ name: String) -> URL {
         let tests = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        return tests.deletingLastPathComponent().appendingPathComponent("ova")
-    }()
+        return tests.deletingLastPathComponent().appendingPathComponent(name)
+    }
 
     let directory: URL
+    /// The program ``run(_:input:)`` starts.
+    let executable: URL
 
-    init() throws {
+    init(program: String = "ova") throws {
+        self.executable = Self.product(program)
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("ova-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
     }
@@ -38,8 +42,8 @@ struct OvaProcess {
     }
 
     /// Runs `ova arguments` to the end; standard input is `input` (empty when nil).
-    func run(_ arguments: [String], input: String = "") async throws -> Result {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "build ova first: swift build --build-tests")
+    func run(_ arguments: [String], input: String = "", environment extra: [String: String] = [:]) async throws -> Result {
+        try #require(FileManager.default.isExecutableFile(atPath: self.executable.path), "build it first: swift build --build-tests")
         let id = UUID().uuidString
         let inputFile = self.directory.appendingPathComponent("\(id).in")
         let outputFile = self.directory.appendingPathComponent("\(id).out")
@@ -48,9 +52,9 @@ struct OvaProcess {
         try Data().write(to: outputFile)
         try Data().write(to: errorFile)
         let process = Process()
-        process.executableURL = Self.executable
+        process.executableURL = self.executable
         process.arguments = arguments
-        process.environment = self.environment
+        process.environment = self.environment.merging(extra) { $1 }
         process.standardInput = try FileHandle(forReadingFrom: inputFile)
         process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = try FileHandle(forWritingTo: errorFile)
@@ -77,9 +81,9 @@ struct OvaProcess {
     /// does not end by itself: a line held in a buffer never comes, and after `limit` the
     /// process is stopped and the answer is empty.
     func firstLineThroughPipe(_ arguments: [String], limit: Duration = .seconds(60)) async throws -> String {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.executable.path), "build ova first: swift build --build-tests")
+        try #require(FileManager.default.isExecutableFile(atPath: self.executable.path), "build ova first: swift build --build-tests")
         let process = Process()
-        process.executableURL = Self.executable
+        process.executableURL = self.executable
         process.arguments = arguments
         process.environment = self.environment
         let pipe = Pipe()
