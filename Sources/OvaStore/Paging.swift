@@ -73,3 +73,13 @@ public struct Page<Item: Sendable>: Sendable {
         }
     }
 }
+
+extension String {
+    /// The first `limit` Unicode code points: what fits a VARCHAR(`limit`) column, which
+    /// MariaDB measures in code points (not grapheme clusters, not bytes).
+    public func prefix(codePoints limit: Int) -> String {
+        let scalars = self.unicodeScalars
+        guard scalars.count > limit else { return self }
+        return String(String.UnicodeScalarView(scalars.prefix(limit)))
+    }
+}

@@ -88,4 +88,31 @@ struct HardeningTests {
             #expect(StatusServiceHandler.databaseFailureText(error, location: .memory) == "database unavailable: the database is closed")
         }
     }
+
+    @Test("lengths are code points, as the columns count them: decomposed accents count twice; a long user agent is stored cut", arguments: TestBackend.allCases)
+    func lengthsInCodePoints(backend: TestBackend) async throws {
+        try await withAccountsServer(backend: backend) { server, channel in
+            let decomposed = String(repeating: "e\u{0301}", count: 100)  // 100 characters, 200 code points
+            #expect(decomposed.count == 100)
+            let users = UsersClient(channel: channel)
+            var register = RegisterUserRequest()
+            register.email = "long@example.com"
+            register.name = decomposed + decomposed  // 400 code points for a 200 limit
+            let refused = await rpcError { try await users.registerUser(register) }
+            #expect(refused?.code == .invalidArgument)
+            #expect(refused?.errorDetails?.fieldViolations.map(\.description) == ["must be at most 200 characters"])
+            register.name = decomposed  // exactly 200 code points: fits the column on both backends
+            #expect(try await users.registerUser(register).name == decomposed)
+
+            var agentOptions = CallOptions(metadata: Metadata())
+            agentOptions.metadata.addString("agent/" + String(repeating: "ñ", count: 300), forKey: "user-agent")
+            var request = LoginRequest()
+            request.email = AccountsServer.rootEmail
+            request.password = AccountsServer.rootPassword
+            let login = try await AuthClient(channel: channel).login(request, options: agentOptions)
+            let session = try await server.store.sessions.get(id: login.sessionId)
+            #expect(session.userAgent.unicodeScalars.count == 255)
+            #expect(session.userAgent.hasPrefix("agent/ñ"))
+        }
+    }
 }

@@ -41,8 +41,9 @@ extension ServerContext {
         return caller
     }
 
-    /// The `user-agent` metadata, capped to what a session row stores.
+    /// The `user-agent` metadata, capped to what a session row stores (in code points, as
+    /// MariaDB's VARCHAR counts).
     var userAgent: String {
-        String((self.requestMetadata.firstString(forKey: "user-agent") ?? "").prefix(255))
+        (self.requestMetadata.firstString(forKey: "user-agent") ?? "").prefix(codePoints: 255)
     }
 }

@@ -10,13 +10,19 @@ struct RequestValidator {
     }
 
     /// Trims `value` and checks its length in characters; returns the trimmed text.
+    ///
+    /// Characters are Unicode code points, as MariaDB's VARCHAR(n) counts them (and the
+    /// original's MySQL did): "é" written as e + a combining accent is two, an emoji with a skin
+    /// tone two. Counting grapheme clusters instead would let text pass here that the column
+    /// then refuses.
     mutating func text(_ value: String, field: String, length: ClosedRange<Int>) -> String {
         let trimmed = value.trimmingWhitespace()
+        let count = trimmed.unicodeScalars.count
         if trimmed.isEmpty, length.lowerBound > 0 {
             self.fail(field, "is required")
-        } else if trimmed.count < length.lowerBound {
+        } else if count < length.lowerBound {
             self.fail(field, "must be at least \(length.lowerBound) characters")
-        } else if trimmed.count > length.upperBound {
+        } else if count > length.upperBound {
             self.fail(field, "must be at most \(length.upperBound) characters")
         }
         if trimmed.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" && $0 != "\r" }) {

@@ -110,6 +110,6 @@ public struct AuditRepository: Sendable {
     }
 
     private static func cut(_ text: String, _ limit: Int) -> String {
-        text.count <= limit ? text : String(text.prefix(limit))
+        text.prefix(codePoints: limit)
     }
 }

@@ -54,7 +54,9 @@ public struct SessionRepository: Sendable {
                 INSERT INTO admin_sessions (admin_id, token_id, ip_address, user_agent, started_at_ms, expires_at_ms, active)
                 VALUES (?, ?, ?, ?, ?, ?, 1)
                 """,
-                [.integer(adminID), .text(tokenID), .text(ipAddress), .text(userAgent),
+                // Cut to the columns (a client chooses its user agent); the record returned
+                // below reads back what was stored.
+                [.integer(adminID), .text(tokenID), .text(ipAddress.prefix(codePoints: 64)), .text(userAgent.prefix(codePoints: 255)),
                  .integer(startedAtMilliseconds), .integer(expiresAtMilliseconds)]
             )
             let id = connection.lastInsertedID
