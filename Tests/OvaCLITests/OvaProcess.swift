@@ -42,7 +42,9 @@ struct OvaProcess {
     }
 
     /// Runs `ova arguments` to the end; standard input is `input` (empty when nil).
-    func run(_ arguments: [String], input: String = "", environment extra: [String: String] = [:]) async throws -> Result {
+    func run(
+        _ arguments: [String], input: String = "", environment extra: [String: String] = [:], workingDirectory: URL? = nil
+    ) async throws -> Result {
         try #require(FileManager.default.isExecutableFile(atPath: self.executable.path), "build it first: swift build --build-tests")
         let id = UUID().uuidString
         let inputFile = self.directory.appendingPathComponent("\(id).in")
@@ -55,6 +57,7 @@ struct OvaProcess {
         process.executableURL = self.executable
         process.arguments = arguments
         process.environment = self.environment.merging(extra) { $1 }
+        if let workingDirectory { process.currentDirectoryURL = workingDirectory }
         process.standardInput = try FileHandle(forReadingFrom: inputFile)
         process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = try FileHandle(forWritingTo: errorFile)

@@ -49,4 +49,21 @@ struct ServerCommandTests {
         }
         #expect(!FileManager.default.fileExists(atPath: data + "/ova.sqlite3"))
     }
+
+    @Test("the DB_* lines in .env select MariaDB: migrate creates the schema there and --status shows the server")
+    func dotEnvSelectsMariaDB() async throws {
+        let server = try OvaProcess(program: "ova-server")
+        defer { server.remove() }
+        try await withMariaDB { database in
+            let lines = database.settings.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+            try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: server.directory.appendingPathComponent(".env"))
+            let applied = try await server.run(["migrate"], workingDirectory: server.directory)
+            #expect(applied.status == 0, "\(applied.standardError)")
+            #expect(applied.standardOutput.contains("'\(database.server.user)'@127.0.0.1:\(database.server.port)/\(database.name)"), "\(applied.standardOutput)")
+            let status = try await server.run(["migrate", "--status"], workingDirectory: server.directory)
+            #expect(status.standardOutput.contains("(mariadb "), "\(status.standardOutput)")
+            #expect(status.standardOutput.hasSuffix("the schema is current\n"), "\(status.standardOutput)")
+            #expect(!FileManager.default.fileExists(atPath: server.directory.appendingPathComponent("data").path))
+        }
+    }
 }

@@ -128,7 +128,7 @@ final class ProbeRecorder: Sendable {
     }
 
     /// Polls `condition` every 10 ms for up to `seconds`.
-    func waitUntil(seconds: Double = 5, _ condition: (ProbeRecorder) -> Bool) async -> Bool {
+    func waitUntil(seconds: Double = 30, _ condition: (ProbeRecorder) -> Bool) async -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
         while ContinuousClock.now < deadline {
             if condition(self) { return true }
