@@ -10,7 +10,7 @@ import Glibc
 /// Portability rules (the repositories' queries are the same on every backend): ids are 64-bit
 /// integers, booleans are 0/1 integers, times are Unix milliseconds in BIGINT columns, no column
 /// is named after a reserved word of either dialect (`read` → `is_read`), and queries use only
-/// `?` placeholders, LIMIT, and no RETURNING or UPSERT. Only the DDL here differs per dialect
+/// `?` placeholders, LIMIT, and no RETURNING or UPSERT (but `SQLDialect.insertKeepingExisting`). Only the DDL here differs per dialect
 /// (`INTEGER PRIMARY KEY AUTOINCREMENT` is MariaDB's `BIGINT AUTO_INCREMENT PRIMARY KEY`: both
 /// never hand out an id again, even the largest one after it was deleted, so an id in the audit
 /// log names one row forever).
@@ -345,6 +345,30 @@ public enum Migrations {
             deleted (InnoDB keeps the counter across restarts since MariaDB 10.2.4), and version 1 \
             already creates every table with it
             """), rebuildsSQLiteTables: true),
+        // Failed logins per throttle key ("account:<email>", "peer:<address>"), in the database
+        // so that every ova-server sharing it counts the same failures: one row per key,
+        // updated under its row lock (never a gap lock on an absent key).
+        Migration(version: 5, name: "login throttle shared by every instance", sqlite: .statements([
+            """
+            CREATE TABLE login_throttle (
+                throttle_key VARCHAR(320) PRIMARY KEY,
+                failures_ms VARCHAR(1000) NOT NULL,
+                locked_until_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX login_throttle_updated ON login_throttle (updated_at_ms)",
+        ]), mariadb: .statements([
+            """
+            CREATE TABLE login_throttle (
+                throttle_key VARCHAR(320) NOT NULL PRIMARY KEY,
+                failures_ms VARCHAR(1000) NOT NULL,
+                locked_until_ms BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL,
+                INDEX login_throttle_updated (updated_at_ms)
+            )\(SQLDialect.mariadb.tableOptions)
+            """,
+        ])),
     ]
 
     /// Version 2's statements that both dialects run as they are.

@@ -8,6 +8,7 @@ public struct Store: Sendable {
     public let messages: ContactMessageRepository
     public let users: UserRepository
     public let audit: AuditRepository
+    public let loginThrottle: LoginThrottleRepository
 
     public init(database: Database) {
         self.database = database
@@ -16,6 +17,7 @@ public struct Store: Sendable {
         self.messages = ContactMessageRepository(database: database)
         self.users = UserRepository(database: database)
         self.audit = AuditRepository(database: database)
+        self.loginThrottle = LoginThrottleRepository(database: database)
     }
 
     /// Opens the database (running migrations) and builds the repositories.

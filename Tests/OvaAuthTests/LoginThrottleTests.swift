@@ -1,13 +1,36 @@
 import OvaAuth
 import Testing
 
-@Suite("LoginThrottle")
+@Suite("LoginThrottlePolicy")
 struct LoginThrottleTests {
     let clock = ManualClock()
 
-    func makeThrottle(maxKeys: Int = 100_000) -> LoginThrottle {
-        let clock = self.clock
-        return LoginThrottle(maxKeys: maxKeys, now: { clock.now() })
+    func makeThrottle() -> Harness {
+        Harness(policy: LoginThrottlePolicy(), clock: self.clock)
+    }
+
+    /// The policy applied to histories kept in a dictionary, as the store keeps them in rows.
+    final class Harness {
+        let policy: LoginThrottlePolicy
+        let clock: ManualClock
+        let start: ContinuousClock.Instant
+        var histories: [String: LoginThrottlePolicy.History] = [:]
+
+        init(policy: LoginThrottlePolicy, clock: ManualClock) {
+            self.policy = policy
+            self.clock = clock
+            self.start = clock.now()
+        }
+
+        var now: Int64 {
+            let (seconds, attoseconds) = (self.clock.now() - self.start).components
+            return 1_700_000_000_000 + seconds * 1000 + attoseconds / 1_000_000_000_000_000
+        }
+
+        func retryAfter(_ key: String) -> Duration? { self.policy.retryAfter(self.histories[key], now: self.now) }
+        func recordFailure(_ key: String) { self.histories[key] = self.policy.recordingFailure(self.histories[key], now: self.now) }
+        func recordSuccess(_ key: String) { self.histories[key] = nil }
+        var trackedKeyCount: Int { self.histories.count }
     }
 
     @Test func fourFailuresAllowedFifthLocks() {
@@ -92,61 +115,23 @@ struct LoginThrottleTests {
 
     @Test func customLimits() {
         let clock = self.clock
-        let throttle = LoginThrottle(
-            maxFailures: 2, failureWindow: .seconds(10), lockout: .seconds(60), now: { clock.now() }
-        )
+        let throttle = Harness(policy: LoginThrottlePolicy(maxFailures: 2, failureWindow: .seconds(10), lockout: .seconds(60)), clock: clock)
         throttle.recordFailure("k")
         clock.advance(by: .seconds(9))
         throttle.recordFailure("k")
         #expect(throttle.retryAfter("k") == .seconds(60))
     }
+}
 
-    @Test func memoryStaysBounded() {
-        let throttle = makeThrottle(maxKeys: 50)
-        for index in 0..<1_000 {
-            throttle.recordFailure("peer:10.0.\(index / 256).\(index % 256)")
-            #expect(throttle.trackedKeyCount <= 50)
-        }
-        // The most recent keys are kept: four more failures lock the last one.
-        for _ in 0..<4 { throttle.recordFailure("peer:10.0.3.231") }
-        #expect(throttle.retryAfter("peer:10.0.3.231") == .seconds(900))
-    }
-
-    /// Expired entries go first, so a current lock survives a flood of keys whose failures
-    /// have aged out.
-    @Test func pruningDropsExpiredEntriesBeforeLocks() {
-        let clock = self.clock
-        let throttle = LoginThrottle(
-            failureWindow: .seconds(10), lockout: .seconds(900), maxKeys: 10, now: { clock.now() }
-        )
-        for _ in 0..<5 { throttle.recordFailure("account:victim") }
-        for round in 0..<20 {
-            clock.advance(by: .seconds(20))
-            for index in 0..<9 {
-                throttle.recordFailure("peer:\(round)-\(index)")
-                #expect(throttle.trackedKeyCount <= 10)
-            }
-        }
-        // t = 400: the lock set at 0 has not run out and was never evicted.
-        #expect(throttle.retryAfter("account:victim") == .seconds(500))
-    }
-
-    /// When nothing has expired, the least recently active keys make room, never the one
-    /// being updated.
-    @Test func evictsLeastRecentlyActive() {
-        let throttle = makeThrottle(maxKeys: 10)
-        for index in 0..<10 {
-            throttle.recordFailure("k\(index)")
-            clock.advance(by: .seconds(1))
-        }
-        throttle.recordFailure("k0")  // k0 is now the most recently active
-        throttle.recordFailure("new")  // 11 keys: evicts down to 9, starting with k1
-        #expect(throttle.trackedKeyCount == 9)
-        // k0 kept its two failures: three more lock it.
-        for _ in 0..<3 { throttle.recordFailure("k0") }
-        #expect(throttle.retryAfter("k0") == .seconds(900))
-        // k1 lost its failure: four more do not lock it.
-        for _ in 0..<4 { throttle.recordFailure("k1") }
-        #expect(throttle.retryAfter("k1") == nil)
+extension LoginThrottleTests {
+    @Test func spentHistoriesCanBePurged() {
+        let policy = LoginThrottlePolicy(failureWindow: .seconds(10), lockout: .seconds(60))
+        let locked = LoginThrottlePolicy.History(failures: [], lockedUntil: 61_000)
+        #expect(!locked.isSpent(at: 60_000, policy: policy))
+        #expect(locked.isSpent(at: 61_000, policy: policy))
+        let failing = LoginThrottlePolicy.History(failures: [1_000])
+        #expect(!failing.isSpent(at: 10_999, policy: policy))
+        #expect(failing.isSpent(at: 11_000, policy: policy))
+        #expect(policy.retention == .seconds(60))
     }
 }

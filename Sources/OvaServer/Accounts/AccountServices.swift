@@ -81,6 +81,10 @@ public struct AccountServices: Sendable {
                 if purged > 0 {
                     logger.info("purged ended sessions", metadata: ["count": "\(purged)"])
                 }
+                let throttles = try await self.authenticator.purgeThrottleHistories()
+                if throttles > 0 {
+                    logger.info("purged login throttle histories", metadata: ["count": "\(throttles)"])
+                }
             } catch {
                 logger.warning("could not purge ended sessions", metadata: ["error": "\(error)"])
             }

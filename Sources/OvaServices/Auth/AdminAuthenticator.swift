@@ -21,9 +21,9 @@ public final class AdminAuthenticator: Sendable {
     /// Lifetime of a token and its session.
     let tokenLifetimeSeconds: Int64
     /// Failures per account: 5 in 15 minutes lock it for 15 minutes.
-    private let accountThrottle: LoginThrottle
+    let accountThrottle: SharedLoginThrottle
     /// Failures per client address: more allowed, since one office may share an address.
-    private let peerThrottle: LoginThrottle
+    let peerThrottle: SharedLoginThrottle
     /// Password hashing blocks for ~250 ms: never on an event loop.
     private let hashingThreads: NIOThreadPool
     private let logger: Logger
@@ -34,8 +34,8 @@ public final class AdminAuthenticator: Sendable {
         secret: [UInt8],
         tokenLifetimeSeconds: Int64,
         hasher: PasswordHasher,
-        accountThrottle: LoginThrottle = LoginThrottle(maxFailures: 5),
-        peerThrottle: LoginThrottle = LoginThrottle(maxFailures: 20),
+        accountThrottle: LoginThrottlePolicy = LoginThrottlePolicy(maxFailures: 5),
+        peerThrottle: LoginThrottlePolicy = LoginThrottlePolicy(maxFailures: 20),
         hashingThreads: NIOThreadPool = .singleton,
         logger: Logger,
         nowSeconds: @escaping @Sendable () -> Int64 = { StoreClock.nowMilliseconds() / 1000 }
@@ -44,8 +44,8 @@ public final class AdminAuthenticator: Sendable {
         self.signer = AccessTokenSigner(secret: secret)
         self.tokenLifetimeSeconds = tokenLifetimeSeconds
         self.hasher = hasher
-        self.accountThrottle = accountThrottle
-        self.peerThrottle = peerThrottle
+        self.accountThrottle = SharedLoginThrottle(policy: accountThrottle, repository: store.loginThrottle)
+        self.peerThrottle = SharedLoginThrottle(policy: peerThrottle, repository: store.loginThrottle)
         self.hashingThreads = hashingThreads
         self.logger = logger
         self.nowSeconds = nowSeconds
@@ -66,7 +66,7 @@ public final class AdminAuthenticator: Sendable {
     ///   the peer.
     public func login(email: String, password: String, peerAddress: String, userAgent: String) async throws -> IssuedToken {
         let keys = ThrottleKeys(account: email, peer: peerHost(peerAddress))
-        try self.checkThrottle(keys)
+        try await self.checkThrottle(keys)
         let credentials = try await withStore("administrator") { () throws(StoreError) in
             try await self.store.admins.credentials(email: email)
         }
@@ -79,10 +79,12 @@ public final class AdminAuthenticator: Sendable {
             verified = false
         }
         guard let admin = credentials?.admin, verified, admin.active else {
-            self.recordFailure(keys)
+            try await self.recordFailure(keys)
             throw RPCError(code: .unauthenticated, message: Self.invalidCredentials)
         }
-        self.accountThrottle.recordSuccess(keys.account)
+        try await withStore("login throttle") { () throws(StoreError) in
+            try await self.accountThrottle.recordSuccess(keys.account)
+        }
         if let hash = credentials?.passwordHash, self.hasher.needsRehash(hash) {
             await self.upgradeHash(adminID: admin.id, password: password)
         }
@@ -123,6 +125,15 @@ public final class AdminAuthenticator: Sendable {
         _ = try? await self.onHashingThread { self.hasher.equalTimeDummyVerify("") }
     }
 
+    /// Deletes login-throttle histories that no longer matter; returns how many. One purge
+    /// covers both keys' histories (one table), with the longer of their retentions.
+    public func purgeThrottleHistories() async throws -> Int {
+        let throttle = self.accountThrottle.policy.retention >= self.peerThrottle.policy.retention ? self.accountThrottle : self.peerThrottle
+        return try await withStore("login throttle") { () throws(StoreError) in
+            try await throttle.purge()
+        }
+    }
+
     /// Deletes session rows that ended or expired more than `retention` ago; returns how many.
     public func purgeEndedSessions(retention: Duration) async throws -> Int {
         let cutoff = self.nowSeconds() * 1000 - Int64(retention.milliseconds)
@@ -160,12 +171,12 @@ public final class AdminAuthenticator: Sendable {
     /// - Throws: UNAUTHENTICATED for a wrong password; RESOURCE_EXHAUSTED when throttled.
     func verifyCurrentPassword(of caller: AuthenticatedAdmin, password: String, peerAddress: String) async throws {
         let keys = ThrottleKeys(account: caller.admin.email, peer: peerHost(peerAddress))
-        try self.checkThrottle(keys)
+        try await self.checkThrottle(keys)
         let hash = try await withStore("administrator \(caller.admin.id)") { () throws(StoreError) in
             try await self.store.admins.passwordHash(id: caller.admin.id)
         }
         guard try await self.verify(password, against: hash) else {
-            self.recordFailure(keys)
+            try await self.recordFailure(keys)
             throw RPCError(code: .unauthenticated, message: "the current password is wrong")
         }
     }
@@ -212,8 +223,11 @@ public final class AdminAuthenticator: Sendable {
         var peer: String
     }
 
-    private func checkThrottle(_ keys: ThrottleKeys) throws {
-        let wait = [self.accountThrottle.retryAfter(keys.account), self.peerThrottle.retryAfter(keys.peer)].compactMap { $0 }.max()
+    private func checkThrottle(_ keys: ThrottleKeys) async throws {
+        let waits = try await withStore("login throttle") { () throws(StoreError) in
+            [try await self.accountThrottle.retryAfter(keys.account), try await self.peerThrottle.retryAfter(keys.peer)]
+        }
+        let wait = waits.compactMap { $0 }.max()
         if let wait {
             throw RPCError.resourceExhausted(
                 "too many failed attempts; try again in \(wait.roundedUpSeconds) s",
@@ -222,9 +236,11 @@ public final class AdminAuthenticator: Sendable {
         }
     }
 
-    private func recordFailure(_ keys: ThrottleKeys) {
-        self.accountThrottle.recordFailure(keys.account)
-        self.peerThrottle.recordFailure(keys.peer)
+    private func recordFailure(_ keys: ThrottleKeys) async throws {
+        try await withStore("login throttle") { () throws(StoreError) in
+            try await self.accountThrottle.recordFailure(keys.account)
+            try await self.peerThrottle.recordFailure(keys.peer)
+        }
     }
 }
 

@@ -71,6 +71,19 @@ public enum SQLDialect: Sendable, Equatable, CaseIterable {
     }
 }
 
+extension SQLDialect {
+    /// `insert` (an INSERT … VALUES of one row whose unique key is the column `key`) made to keep
+    /// an existing row instead of failing. On MariaDB the existing row is also locked
+    /// exclusively: a failed plain INSERT would leave a shared lock that a following locking
+    /// read must upgrade, and two transactions upgrading at once deadlock.
+    func insertKeepingExisting(_ insert: String, key: String) -> String {
+        switch self {
+        case .sqlite: return "\(insert) ON CONFLICT (\(key)) DO NOTHING"
+        case .mariadb: return "\(insert) ON DUPLICATE KEY UPDATE \(key) = \(key)"
+        }
+    }
+}
+
 /// The connection repositories and migrations run their SQL on, whatever the backend.
 ///
 /// A connection is not thread-safe and not `Sendable`: ``Database`` hands one to one closure at

@@ -20,6 +20,8 @@ public struct AccountsServer: RunningTestServer {
     public let backend: TestBackend
     /// The MariaDB database holding the data; nil on SQLite.
     public let mariadb: MariaDBTestDatabase?
+    /// Whether stopping without `keepData` drops the database (not for a sibling).
+    var ownsDatabase = true
 
     /// - Parameter environment: extra settings (e.g. a lower `OVA_PUBLIC_RATE_PER_MINUTE`).
     /// - Parameter backend: where the data lives.
@@ -44,6 +46,17 @@ public struct AccountsServer: RunningTestServer {
     public static func restart(_ earlier: AccountsServer, newDataDirectory: Bool = false, _ environment: [String: String] = [:]) async throws -> AccountsServer {
         let directory = newDataDirectory ? try TestServerSetup.makeDataDirectory(prefix: "ova-accounts") : earlier.directory
         return try await Self.start(environment, backend: earlier.backend, directory: directory, mariadb: earlier.mariadb, isNew: false)
+    }
+
+    /// Another server on the database of `running` (still running), with a data directory of
+    /// its own: what a second instance behind a load balancer is. Pass both the same
+    /// `JWT_SECRET_KEY` for tokens to work on both. Stop it with `keepData: true` (its own
+    /// directory is removed either way; the database belongs to `running`).
+    public static func sibling(of running: AccountsServer, _ environment: [String: String] = [:]) async throws -> AccountsServer {
+        precondition(running.mariadb != nil, "instances share a MariaDB database")
+        let directory = try TestServerSetup.makeDataDirectory(prefix: "ova-accounts")
+        let server = try await Self.start(environment, backend: running.backend, directory: directory, mariadb: running.mariadb, isNew: false)
+        return AccountsServer(running: server.running, directory: directory, port: server.port, backend: server.backend, mariadb: server.mariadb, ownsDatabase: false)
     }
 
     private static func start(
@@ -87,9 +100,11 @@ public struct AccountsServer: RunningTestServer {
     public func stop(keepData: Bool) async {
         self.running.beginGracefulShutdown()
         await self.running.waitUntilStopped()
-        if !keepData {
+        if !keepData || !self.ownsDatabase {
             try? FileManager.default.removeItem(at: self.directory)
-            if let mariadb { await mariadb.server.dropDatabase(mariadb.name) }
+        }
+        if !keepData, self.ownsDatabase, let mariadb {
+            await mariadb.server.dropDatabase(mariadb.name)
         }
     }
 }
