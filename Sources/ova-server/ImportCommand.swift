@@ -199,8 +199,12 @@ struct ImportOvaWeb: AsyncParsableCommand {
         switch error {
         case .connection(let cause):
             switch cause.code {
-            case 1044, 1045, 1698:
-                // ER_DBACCESS_DENIED_ERROR, ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR
+            case 1044:
+                // ER_DBACCESS_DENIED_ERROR: also what a server answers for a database the account
+                // may not see, so it may not exist either.
+                return ("\(cause.message) (check the database name in --from, and that the user may SELECT from it)", 77)  // EX_NOPERM
+            case 1045, 1698:
+                // ER_ACCESS_DENIED_ERROR, ER_ACCESS_DENIED_NO_PASSWORD_ERROR
                 return ("\(cause.message) (check the user in --from and the password from --password-stdin or --password-file)", 77)  // EX_NOPERM
             case 1049:
                 return ("\(cause.message) (check the database name in --from)", 66)  // EX_NOINPUT

@@ -106,7 +106,7 @@ public enum OvaWebImport {
                 self.absentTables.contains("usuarios") ? "usuarios: not in the source database" : line("usuarios", self.counts.subscribers)
             )
             if let sessions = self.sessionCount {
-                lines.append("sesiones_admin: \(sessions) not imported (see below)")
+                lines.append("sesiones_admin: \(sessions) not imported")
             } else {
                 lines.append("sesiones_admin: not in the source database")
             }
