@@ -435,6 +435,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `ova-server import ova-web` against a fixture OVA Web database in a throwaway mariadbd.
+        .testTarget(
+            name: "OvaImportTests",
+            dependencies: [
+                "OvaStore", "OvaServices", "OvaAuth", "OvaMariaDBServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OvaEnginesTests",
             dependencies: ["OvaEngines", "OvaAudio"],

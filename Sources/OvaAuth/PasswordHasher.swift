@@ -7,7 +7,9 @@ import Synchronization
 /// New hashes are bcrypt (`$2b$`) at ``cost``. ``verify(_:against:)`` accepts any modular
 /// crypt hash libxcrypt understands (`$2b$`, `$2a$`, `$2y$`, yescrypt `$y$`, SHA-512 `$6$`,
 /// ...), so hashes imported from the original Python backend (`bcrypt.hashpw`, `$2b$`) keep
-/// working; ``needsRehash(_:)`` tells the caller when to replace one after a successful login.
+/// working, and that backend's oldest `"salt:hexhash"` salted SHA-256 (see
+/// ``LegacySaltedSHA256``); ``needsRehash(_:)`` tells the caller when to replace one after a
+/// successful login.
 ///
 /// - Important: ``hash(_:)``, ``verify(_:against:)`` and ``equalTimeDummyVerify(_:)`` are
 ///   deliberately slow: they block the calling thread for roughly 200-300 ms at cost 12 (the
@@ -93,8 +95,18 @@ public struct PasswordHasher: Sendable {
     /// Passwords longer than 72 bytes are not refused here: a `$2b$` hash from a backend that
     /// truncated silently still verifies, as it did there.
     ///
+    /// A `"salt:hexhash"` hash of the original backend is checked as SHA-256(salt + password)
+    /// in constant time, after the same bcrypt work as ``equalTimeDummyVerify(_:)``: its own
+    /// check takes microseconds, and a fast answer would tell an attacker that the account
+    /// exists (an unknown email pays for a bcrypt verify).
+    ///
     /// Blocks for hundreds of milliseconds at production costs: call it on a thread pool.
     public func verify(_ password: String, against storedHash: String) -> Bool {
+        if LegacySaltedSHA256.matchesFormat(storedHash) {
+            self.equalTimeDummyVerify(password)
+            return password.utf8.count <= Self.maximumVerifyPasswordBytes && !password.utf8.contains(0)
+                && LegacySaltedSHA256.verify(password, against: storedHash)
+        }
         guard
             storedHash.hasPrefix("$"),
             storedHash.utf8.count < Int(CRYPT_OUTPUT_SIZE),
@@ -111,6 +123,21 @@ public struct PasswordHasher: Sendable {
         // rely on that: a failure never verifies.
         guard !computed.hasPrefix("*") else { return false }
         return ConstantTime.equals(computed.utf8, storedHash.utf8)
+    }
+
+    /// Whether `storedHash` is in a format ``verify(_:against:)`` can ever accept: a modular
+    /// crypt setting libxcrypt supports (`crypt_checksalt`), or the original backend's
+    /// `"salt:hexhash"`. Cheap (no hashing): an importer uses it to refuse accounts that could
+    /// never log in.
+    public static func isVerifiableStoredHash(_ storedHash: String) -> Bool {
+        if LegacySaltedSHA256.matchesFormat(storedHash) { return true }
+        guard storedHash.hasPrefix("$"), storedHash.utf8.count < Int(CRYPT_OUTPUT_SIZE), !storedHash.utf8.contains(0) else {
+            return false
+        }
+        let verdict = crypt_checksalt(storedHash)
+        // LEGACY and TOO_CHEAP still verify (needsRehash then replaces them); INVALID and
+        // METHOD_DISABLED never do.
+        return verdict == CRYPT_SALT_OK || verdict == CRYPT_SALT_METHOD_LEGACY || verdict == CRYPT_SALT_TOO_CHEAP
     }
 
     /// True unless `storedHash` is a bcrypt `$2b$` hash at exactly this hasher's ``cost``.

@@ -345,6 +345,32 @@ public enum Migrations {
             deleted (InnoDB keeps the counter across restarts since MariaDB 10.2.4), and version 1 \
             already creates every table with it
             """), rebuildsSQLiteTables: true),
+        // `ova-server import ova-web` records each source row it has handled (imported, or
+        // matched to an existing account by email), so a second run imports nothing again,
+        // also after an imported message was deleted or an account's email changed in OVA.
+        Migration(version: 4, name: "rows imported from OVA Web", sqlite: .statements([
+            """
+            CREATE TABLE imported_rows (
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                source_table VARCHAR(64) NOT NULL,
+                source_id BIGINT NOT NULL,
+                target_id BIGINT NOT NULL,
+                imported_at_ms BIGINT NOT NULL,
+                UNIQUE (source_table, source_id)
+            )
+            """,
+        ]), mariadb: .statements([
+            """
+            CREATE TABLE imported_rows (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                source_table VARCHAR(64) NOT NULL,
+                source_id BIGINT NOT NULL,
+                target_id BIGINT NOT NULL,
+                imported_at_ms BIGINT NOT NULL,
+                UNIQUE KEY source_row (source_table, source_id)
+            )\(SQLDialect.mariadb.tableOptions)
+            """,
+        ])),
         // Failed logins per throttle key ("account:<email>", "peer:<address>"), in the database
         // so that every ova-server sharing it counts the same failures: one row per key,
         // updated under its row lock (never a gap lock on an absent key).

@@ -17,7 +17,7 @@ struct OvaServerCommand: AsyncParsableCommand {
             lists every setting with its default; docs/CONFIGURATION.md explains them.
             """,
         version: OvaVersion.current,
-        subcommands: [Serve.self, AdminCommand.self, BackupCommand.self, MigrateCommand.self, ConfigCommand.self],
+        subcommands: [Serve.self, AdminCommand.self, BackupCommand.self, MigrateCommand.self, ImportCommand.self, ConfigCommand.self],
         defaultSubcommand: Serve.self
     )
 }

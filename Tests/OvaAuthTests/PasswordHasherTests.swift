@@ -180,6 +180,52 @@ struct PasswordHasherTests {
         #expect(!fast.verify(String(repeating: "a", count: 513), against: hashOf72))
     }
 
+    // MARK: The original backend's "salt:hexhash" (salted SHA-256)
+
+    /// Made with the original's formula in Python:
+    /// `salt + ":" + hashlib.sha256((salt + password).encode()).hexdigest()`.
+    static let legacyHash = "OVASecureSalt_0123456789abcdef:1fa09dbacf0149eea9b05458f8b5e962789a8fc7589f6ae99cccab432981fe24"
+
+    @Test func legacySaltedSHA256Verifies() {
+        #expect(fast.verify("contraseña-Vieja1", against: Self.legacyHash))
+        // Python's hexdigest is lowercase; an uppercased copy (a hand-edited row) still matches.
+        let salt = Self.legacyHash.prefix { $0 != ":" }
+        #expect(fast.verify("contraseña-Vieja1", against: salt + Self.legacyHash.drop { $0 != ":" }.uppercased()))
+        #expect(!fast.verify("contraseña-vieja1", against: Self.legacyHash))
+        #expect(!fast.verify("", against: Self.legacyHash))
+        #expect(!fast.verify("contraseña-Vieja1\0", against: Self.legacyHash))
+        // Another salt, the same digest: the salt is part of what is hashed.
+        #expect(!fast.verify("contraseña-Vieja1", against: "OVASecureSalt_0123456789abcdee" + Self.legacyHash.drop { $0 != ":" }))
+    }
+
+    @Test(arguments: [
+        "OVASecureSalt_0123456789abcdef:1fa09dbacf0149eea9b05458f8b5e962789a8fc7589f6ae99cccab432981fe2",  // 63 hex
+        "OVASecureSalt_0123456789abcdef:1fa09dbacf0149eea9b05458f8b5e962789a8fc7589f6ae99cccab432981fe2g",  // not hex
+        ":1fa09dbacf0149eea9b05458f8b5e962789a8fc7589f6ae99cccab432981fe24",  // no salt
+        "salt with space:1fa09dbacf0149eea9b05458f8b5e962789a8fc7589f6ae99cccab432981fe24",
+        "1fa09dbacf0149eea9b05458f8b5e962789a8fc7589f6ae99cccab432981fe24",  // no salt part at all
+    ])
+    func malformedLegacyHashNeverVerifies(_ stored: String) {
+        #expect(!LegacySaltedSHA256.matchesFormat(stored))
+        #expect(!fast.verify("contraseña-Vieja1", against: stored))
+        #expect(!PasswordHasher.isVerifiableStoredHash(stored))
+    }
+
+    @Test func legacyHashIsAlwaysRehashed() throws {
+        #expect(fast.needsRehash(Self.legacyHash))
+        #expect(try PasswordHasher().needsRehash(Self.legacyHash))
+    }
+
+    @Test func verifiableFormats() throws {
+        #expect(PasswordHasher.isVerifiableStoredHash(Self.legacyHash))
+        #expect(PasswordHasher.isVerifiableStoredHash(try fast.hash("a password")))
+        #expect(PasswordHasher.isVerifiableStoredHash("$2a$12$SLygPUA4pCHKAMcpTlhSKeAS6KAjZnQy6GSNrFrm9kEEQ7Ze/4uKy"))
+        #expect(PasswordHasher.isVerifiableStoredHash("$y$j9T$HbXTycSM18audIE8OXkzW0$5VJzOZOYxygIauBvxB0iuK5u72J6YosuIDfQGr1cNC5"))
+        for unusable in ["", "plain", "$", "$9z$whatever", "abJnggxhB/yWI", "pbkdf2_sha256$260000$salt$hash"] {
+            #expect(!PasswordHasher.isVerifiableStoredHash(unusable), "\(unusable)")
+        }
+    }
+
     // MARK: needsRehash
 
     @Test func needsRehash() throws {

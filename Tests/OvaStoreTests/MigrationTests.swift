@@ -1,4 +1,5 @@
 import Foundation
+import OvaMariaDBServer
 import Testing
 
 @testable import OvaStore
@@ -66,6 +67,46 @@ struct MigrationDialectTests {
             #expect(!sqlite.0.isEmpty)
             #expect(mariadb.columns == sqlite.0)
             #expect(mariadb.indexes.sorted() == sqlite.1)
+        }
+    }
+}
+
+@Suite("Migration 4: imported rows")
+struct ImportedRowsMigrationTests {
+    @Test("imported_rows records each source row once (SQLite)")
+    func sqliteKeysEachSourceRowOnce() async throws {
+        try await withStore { store, _ in
+            let insert = "INSERT INTO imported_rows (source_table, source_id, target_id, imported_at_ms) VALUES (?, ?, ?, 0)"
+            try await store.database.write { connection throws(StoreError) in
+                try connection.run(insert, [.text("ova_web.contactos"), .integer(1), .integer(10)])
+                // The same id in another source table is another row.
+                try connection.run(insert, [.text("ova_web.usuarios"), .integer(1), .integer(10)])
+            }
+            await #expect(throws: StoreError.duplicate(field: "source_id")) {
+                try await store.database.write { connection throws(StoreError) in
+                    try connection.run(insert, [.text("ova_web.contactos"), .integer(1), .integer(11)])
+                }
+            }
+        }
+    }
+
+    @Test("every migration's MariaDB DDL runs, in order, on a real server; imported_rows keys each source row once")
+    func mariadbDDLRuns() async throws {
+        try await withMariaDB { database in
+            let configuration = database.configuration()
+            let duplicate = try await onOwnThread { () throws -> MariaDBError? in
+                let connection = try MariaDBConnection(configuration)
+                for migration in Migrations.all {
+                    for statement in migration.steps(for: .mariadb).statements {
+                        try connection.execute(statement)
+                    }
+                }
+                let insert = "INSERT INTO imported_rows (source_table, source_id, target_id, imported_at_ms) VALUES (?, ?, ?, 0)"
+                try connection.run(insert, [.text("ova_web.contactos"), .integer(1), .integer(10)])
+                try connection.run(insert, [.text("ova_web.usuarios"), .integer(1), .integer(10)])
+                return mariaDBError { try connection.run(insert, [.text("ova_web.contactos"), .integer(1), .integer(11)]) }
+            }
+            #expect(duplicate?.isDuplicateKey == true)
         }
     }
 }

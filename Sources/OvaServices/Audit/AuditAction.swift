@@ -37,8 +37,12 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case contactsDelete = "contacts.delete"
     /// Recorded only when refused (the caller is not a superadmin).
     case auditList = "audit.list"
+    /// `ova-server import ova-web`, once per run that writes (not for `--dry-run`), with the
+    /// counts per source table as detail; there is no RPC for it.
+    case importOvaWeb = "import.ova_web"
 
-    /// The RPC this action records; nil for an action only `ova-server admin` takes.
+    /// The RPC this action records; nil for an action only `ova-server admin` or
+    /// `ova-server import` takes.
     public var method: MethodDescriptor? {
         switch self {
         case .authLogin: AuthService.Method.login
@@ -65,6 +69,7 @@ public enum AuditAction: String, Sendable, CaseIterable {
         case .messagesExport: MessagesService.Method.exportMessages
         case .contactsDelete: ContactsService.Method.deleteContact
         case .auditList: AuditService.Method.listAuditEvents
+        case .importOvaWeb: nil
         }
     }
 
@@ -122,6 +127,7 @@ public enum AuditAction: String, Sendable, CaseIterable {
 public enum AuditActor {
     /// A public call (subscriber registration, the contact form) or a failed login.
     public static let anonymous = "anonymous"
-    /// An `ova-server admin` command, run on the server's host with access to the database.
+    /// An `ova-server admin` or `ova-server import` command, run on the server's host with
+    /// access to the database.
     public static let commandLine = "cli"
 }

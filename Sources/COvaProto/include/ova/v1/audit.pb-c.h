@@ -33,7 +33,8 @@ struct  Ova__V1__AuditEvent
   uint64_t time_unix_ms;
   /*
    * The admin's email; "anonymous" for public calls (users.register, messages.send) and
-   * failed logins; "cli" for the `ova-server admin` commands run on the server's host.
+   * failed logins; "cli" for the `ova-server admin` and `ova-server import` commands run on
+   * the server's host.
    */
   char *actor;
   int64_t actor_admin_id;
@@ -50,7 +51,8 @@ struct  Ova__V1__AuditEvent
    *   auth.list_sessions, admins.get, admins.list, audit.list;
    *   a refusal of any other method: its service and method in lower snake case
    *   ("status.reset_circuit_breaker").
-   * Written by `ova-server admin` (actor "cli"): admins.create, admins.reset_password.
+   * Written by `ova-server admin` (actor "cli"): admins.create, admins.reset_password;
+   * by `ova-server import ova-web` (actor "cli", counts in detail): import.ova_web.
    */
   char *action;
   /*
