@@ -377,7 +377,8 @@ public enum Migrations {
         Migration(version: 5, name: "login throttle shared by every instance", sqlite: .statements([
             """
             CREATE TABLE login_throttle (
-                throttle_key VARCHAR(320) PRIMARY KEY,
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                throttle_key VARCHAR(320) NOT NULL UNIQUE,
                 failures_ms VARCHAR(1000) NOT NULL,
                 locked_until_ms BIGINT NOT NULL,
                 updated_at_ms BIGINT NOT NULL
@@ -387,11 +388,13 @@ public enum Migrations {
         ]), mariadb: .statements([
             """
             CREATE TABLE login_throttle (
-                throttle_key VARCHAR(320) NOT NULL PRIMARY KEY,
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                throttle_key VARCHAR(320) NOT NULL,
                 failures_ms VARCHAR(1000) NOT NULL,
                 locked_until_ms BIGINT NOT NULL,
                 updated_at_ms BIGINT NOT NULL,
-                INDEX login_throttle_updated (updated_at_ms)
+                UNIQUE KEY throttle_key (throttle_key),
+                KEY login_throttle_updated (updated_at_ms)
             )\(SQLDialect.mariadb.tableOptions)
             """,
         ])),

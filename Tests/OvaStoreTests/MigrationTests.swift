@@ -75,7 +75,7 @@ struct MigrationDialectTests {
 struct ImportedRowsMigrationTests {
     @Test("imported_rows records each source row once (SQLite)")
     func sqliteKeysEachSourceRowOnce() async throws {
-        try await withStore { store, _ in
+        try await withSQLiteStore { store, _ in
             let insert = "INSERT INTO imported_rows (source_table, source_id, target_id, imported_at_ms) VALUES (?, ?, ?, 0)"
             try await store.database.write { connection throws(StoreError) in
                 try connection.run(insert, [.text("ova_web.contactos"), .integer(1), .integer(10)])

@@ -551,10 +551,10 @@ struct IdentityTests {
             }
             #expect(schema.filter { $0.type == "table" && $0.name != "schema_migrations" && $0.name != "sqlite_sequence" }
                 .map { "\($0.name) \($0.sql.contains("id INTEGER PRIMARY KEY AUTOINCREMENT"))" }
-                == ["admin_sessions true", "administrators true", "audit_events true", "contact_messages true", "imported_rows true", "users true"])
+                == ["admin_sessions true", "administrators true", "audit_events true", "contact_messages true", "imported_rows true", "login_throttle true", "users true"])
             #expect(schema.filter { $0.type == "index" }.map(\.name) == [
                 "admin_sessions_admin", "audit_events_action", "audit_events_actor", "audit_events_time",
-                "contact_messages_email", "contact_messages_sent",
+                "contact_messages_email", "contact_messages_sent", "login_throttle_updated",
             ])
             #expect(!schema.contains { $0.name.hasSuffix("_autoincrement") || $0.sql.contains("_autoincrement") })
 
@@ -607,7 +607,7 @@ struct IdentityTests {
                 )
             }
             // The five of version 1, and version 4's imported_rows.
-            #expect(tables == 6)
+            #expect(tables == 7)
             #expect(foreignKeys == 1)
             let root = try await store.admins.create(name: "Root", email: "root@example.com", passwordHash: "h", superadmin: true)
             #expect(root.id == 1)
