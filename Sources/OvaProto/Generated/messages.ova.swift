@@ -405,7 +405,15 @@ public struct DeleteMessageRequest: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessa
 
 /// `ova.v1.WatchMessagesRequest`
 public struct WatchMessagesRequest: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessage, Hashable {
+    public var afterId: Int64 = 0
+
     public init() {}
+
+    public init(
+        afterId: Int64 = 0
+    ) {
+        self.afterId = afterId
+    }
 
     public static var protoMessageName: String { "ova.v1.WatchMessagesRequest" }
 
@@ -426,11 +434,13 @@ public struct WatchMessagesRequest: OvaProtobuf.ProtobufMessage, OvaRPC.RPCMessa
     }
 
     init(_cStruct c: UnsafePointer<Ova__V1__WatchMessagesRequest>) {
+        self.afterId = c.pointee.after_id
     }
 
     func _cStruct(in arena: inout OvaProtobuf.ProtobufCArena) -> UnsafeMutablePointer<Ova__V1__WatchMessagesRequest> {
         let c = arena.allocate(Ova__V1__WatchMessagesRequest.self)
         ova__v1__watch_messages_request__init(c)
+        c.pointee.after_id = self.afterId
         return c
     }
 }

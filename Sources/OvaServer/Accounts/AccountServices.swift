@@ -10,6 +10,8 @@ public struct AccountServices: Sendable {
     public let store: Store
     public let authenticator: AdminAuthenticator
     public let broadcaster: MessageBroadcaster
+    /// Brings messages sent through other instances to this one's watchers.
+    public let tail: MessageTail
     /// Audit outermost, so it sees the authorization interceptor's refusals.
     public let interceptors: [any ServerInterceptor]
 
@@ -41,10 +43,14 @@ public struct AccountServices: Sendable {
             logger: logger
         )
         await authenticator.warmUp()
+        let broadcaster = MessageBroadcaster()
+        let tail = MessageTail(repository: store.messages, broadcaster: broadcaster, logger: logger)
+        tail.start()
         return AccountServices(
             store: store,
             authenticator: authenticator,
-            broadcaster: MessageBroadcaster(),
+            broadcaster: broadcaster,
+            tail: tail,
             interceptors: [
                 AuditInterceptor(repository: store.audit, logger: logger),
                 AuthorizationInterceptor(authenticator: authenticator),
@@ -63,7 +69,7 @@ public struct AccountServices: Sendable {
         router.register(AdminsServiceHandler(authenticator: self.authenticator))
         router.register(UsersServiceHandler(repository: self.store.users, registrationLimiter: self.publicLimiter(configuration: configuration)))
         router.register(MessagesServiceHandler(
-            repository: self.store.messages, broadcaster: self.broadcaster, sendLimiter: self.publicLimiter(configuration: configuration)
+            repository: self.store.messages, broadcaster: self.broadcaster, tail: self.tail, sendLimiter: self.publicLimiter(configuration: configuration)
         ))
         router.register(ContactsServiceHandler(repository: self.store.messages))
         router.register(AuditServiceHandler(repository: self.store.audit))
@@ -94,6 +100,7 @@ public struct AccountServices: Sendable {
 
     /// Ends watch streams and closes the database (after the server has drained).
     public func close() async {
+        self.tail.stop()
         self.broadcaster.finishAll()
         await self.store.database.close()
     }

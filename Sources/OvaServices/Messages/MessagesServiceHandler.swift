@@ -12,11 +12,13 @@ import Glibc
 public struct MessagesServiceHandler: MessagesHandler {
     let repository: ContactMessageRepository
     let broadcaster: MessageBroadcaster
+    let tail: MessageTail
     let sendLimiter: KeyedRateLimiter
 
-    public init(repository: ContactMessageRepository, broadcaster: MessageBroadcaster, sendLimiter: KeyedRateLimiter) {
+    public init(repository: ContactMessageRepository, broadcaster: MessageBroadcaster, tail: MessageTail, sendLimiter: KeyedRateLimiter) {
         self.repository = repository
         self.broadcaster = broadcaster
+        self.tail = tail
         self.sendLimiter = sendLimiter
     }
 
@@ -43,7 +45,7 @@ public struct MessagesServiceHandler: MessagesHandler {
         // The actor stays anonymous: the sender's email is unverified, and recording it as the
         // actor would let a visitor write records in an administrator's name.
         context.auditNote?.target = "message:\(record.id)"
-        self.broadcaster.publish(record)
+        self.tail.deliver(record)
         return ContactMessage(record)
     }
 
@@ -96,18 +98,47 @@ public struct MessagesServiceHandler: MessagesHandler {
         return Empty()
     }
 
-    /// Pushes every message sent from now on until the client cancels, its deadline passes or
-    /// the server shuts down.
+    /// Pushes every message with an id above `after_id` (stored ones first, oldest first), or
+    /// sent from now on when it is 0, through whichever instance it was sent, until the client
+    /// cancels, its deadline passes or the server shuts down. Each message once.
     public func watchMessages(
         request: WatchMessagesRequest,
         responses: RPCResponseWriter<ContactMessage>,
         context: ServerContext
     ) async throws {
         _ = try context.requireAdmin()
+        guard request.afterId >= 0 else {
+            throw RPCError.invalidArgument("invalid watch", fieldViolations: [("after_id", "must be 0 (from now on) or a message id")])
+        }
+        var from = request.afterId
+        if from == 0 {
+            from = try await withStore("messages") { () throws(StoreError) in try await self.repository.maxID() }
+        }
+        // Subscribed after `from` was fixed and before the stored messages are read: a message
+        // sent in between is read below, or arrives live, or both (and is sent once).
+        let live = self.broadcaster.subscribe()
+        self.tail.begin(from: from)
         // Headers now, so the client knows the watch is established before the first message.
         try await responses.writeMetadata(Metadata())
-        for await message in self.broadcaster.subscribe() {
+        var sent = Set<Int64>()
+        var cursor = from
+        while true {
             try Task.checkCancellation()
+            let batch = try await withStore("messages") { () throws(StoreError) in
+                try await self.repository.batch(afterID: cursor, unreadOnly: false, limit: Self.exportBatchRows)
+            }
+            for message in batch {
+                try await responses.write(ContactMessage(message))
+                sent.insert(message.id)
+            }
+            cursor = batch.last?.id ?? cursor
+            if batch.count < Self.exportBatchRows { break }
+        }
+        // Only ids the tail could still hand over matter for deduplication.
+        sent = sent.filter { $0 > cursor - self.tail.lookbackIDs }
+        for await message in live {
+            try Task.checkCancellation()
+            guard message.id > from, sent.insert(message.id).inserted else { continue }
             try await responses.write(ContactMessage(message))
         }
     }

@@ -174,6 +174,13 @@ public struct ContactMessageRepository: Sendable {
         }
     }
 
+    /// The largest id, 0 when there is no message.
+    public func maxID() async throws(StoreError) -> Int64 {
+        try await self.database.read { connection throws(StoreError) in
+            try connection.query("SELECT MAX(id) FROM contact_messages").first?.optionalInt64(0) ?? 0
+        }
+    }
+
     /// Oldest first after `afterID`, for exports that walk every row in bounded batches.
     public func batch(afterID: Int64, unreadOnly: Bool, limit: Int) async throws(StoreError) -> [ContactMessageRecord] {
         try await self.database.read { connection throws(StoreError) in

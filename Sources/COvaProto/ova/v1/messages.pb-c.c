@@ -931,9 +931,29 @@ const ProtobufCMessageDescriptor ova__v1__delete_message_request__descriptor =
   (ProtobufCMessageInit) ova__v1__delete_message_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-#define ova__v1__watch_messages_request__field_descriptors NULL
-#define ova__v1__watch_messages_request__field_indices_by_name NULL
-#define ova__v1__watch_messages_request__number_ranges NULL
+static const ProtobufCFieldDescriptor ova__v1__watch_messages_request__field_descriptors[1] =
+{
+  {
+    "after_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ova__V1__WatchMessagesRequest, after_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned ova__v1__watch_messages_request__field_indices_by_name[] = {
+  0,   /* field[0] = after_id */
+};
+static const ProtobufCIntRange ova__v1__watch_messages_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
 const ProtobufCMessageDescriptor ova__v1__watch_messages_request__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
@@ -942,10 +962,10 @@ const ProtobufCMessageDescriptor ova__v1__watch_messages_request__descriptor =
   "Ova__V1__WatchMessagesRequest",
   "ova.v1",
   sizeof(Ova__V1__WatchMessagesRequest),
-  0,
+  1,
   ova__v1__watch_messages_request__field_descriptors,
   ova__v1__watch_messages_request__field_indices_by_name,
-  0,  ova__v1__watch_messages_request__number_ranges,
+  1,  ova__v1__watch_messages_request__number_ranges,
   (ProtobufCMessageInit) ova__v1__watch_messages_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -126,10 +126,16 @@ struct  Ova__V1__DeleteMessageRequest
 struct  Ova__V1__WatchMessagesRequest
 {
   ProtobufCMessage base;
+  /*
+   * 0: only messages sent from now on. Above 0: first every stored message with a larger id,
+   * oldest first, then the new ones, each once. A watcher that reconnects (to any instance)
+   * passes the largest id it received and misses nothing, sees nothing twice.
+   */
+  int64_t after_id;
 };
 #define OVA__V1__WATCH_MESSAGES_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ova__v1__watch_messages_request__descriptor) \
-     }
+    , 0 }
 
 
 struct  Ova__V1__ExportMessagesRequest

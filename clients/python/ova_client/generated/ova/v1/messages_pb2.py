@@ -14,7 +14,7 @@ _sym_db = _symbol_database.Default()
 from . import common_pb2 as ova_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ova/v1/messages.proto\x12\x06ova.v1\x1a\x13ova/v1/common.proto\"\x94\x01\n\x0e\x43ontactMessage\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x17\n\x0fsent_at_unix_ms\x18\x06 \x01(\x04\x12\x0c\n\x04read\x18\x07 \x01(\x08\x12\x10\n\x08\x61nswered\x18\x08 \x01(\x08\"S\n\x12SendMessageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x1f\n\x11GetMessageRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"\\\n\x13ListMessagesRequest\x12!\n\x04page\x18\x01 \x01(\x0b\x32\x13.ova.v1.PageRequest\x12\x13\n\x0bunread_only\x18\x02 \x01(\x08\x12\r\n\x05\x65mail\x18\x03 \x01(\t\"d\n\x14ListMessagesResponse\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.ova.v1.ContactMessage\x12\"\n\x04page\x18\x02 \x01(\x0b\x32\x14.ova.v1.PageResponse\"h\n\x12MarkMessageRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04read\x18\x02 \x01(\x08\x12\x10\n\x08\x61nswered\x18\x03 \x01(\x08\x12&\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x11.ova.v1.FieldMask\"\"\n\x14\x44\x65leteMessageRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"\x16\n\x14WatchMessagesRequest\",\n\x15\x45xportMessagesRequest\x12\x13\n\x0bunread_only\x18\x01 \x01(\x08\"\x1a\n\x0b\x45xportChunk\x12\x0b\n\x03\x63sv\x18\x01 \x01(\x0c\x32\xeb\x03\n\x08Messages\x12\x41\n\x0bSendMessage\x12\x1a.ova.v1.SendMessageRequest\x1a\x16.ova.v1.ContactMessage\x12?\n\nGetMessage\x12\x19.ova.v1.GetMessageRequest\x1a\x16.ova.v1.ContactMessage\x12I\n\x0cListMessages\x12\x1b.ova.v1.ListMessagesRequest\x1a\x1c.ova.v1.ListMessagesResponse\x12\x41\n\x0bMarkMessage\x12\x1a.ova.v1.MarkMessageRequest\x1a\x16.ova.v1.ContactMessage\x12<\n\rDeleteMessage\x12\x1c.ova.v1.DeleteMessageRequest\x1a\r.ova.v1.Empty\x12G\n\rWatchMessages\x12\x1c.ova.v1.WatchMessagesRequest\x1a\x16.ova.v1.ContactMessage0\x01\x12\x46\n\x0e\x45xportMessages\x12\x1d.ova.v1.ExportMessagesRequest\x1a\x13.ova.v1.ExportChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15ova/v1/messages.proto\x12\x06ova.v1\x1a\x13ova/v1/common.proto\"\x94\x01\n\x0e\x43ontactMessage\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x17\n\x0fsent_at_unix_ms\x18\x06 \x01(\x04\x12\x0c\n\x04read\x18\x07 \x01(\x08\x12\x10\n\x08\x61nswered\x18\x08 \x01(\x08\"S\n\x12SendMessageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x1f\n\x11GetMessageRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"\\\n\x13ListMessagesRequest\x12!\n\x04page\x18\x01 \x01(\x0b\x32\x13.ova.v1.PageRequest\x12\x13\n\x0bunread_only\x18\x02 \x01(\x08\x12\r\n\x05\x65mail\x18\x03 \x01(\t\"d\n\x14ListMessagesResponse\x12(\n\x08messages\x18\x01 \x03(\x0b\x32\x16.ova.v1.ContactMessage\x12\"\n\x04page\x18\x02 \x01(\x0b\x32\x14.ova.v1.PageResponse\"h\n\x12MarkMessageRequest\x12\n\n\x02id\x18\x01 \x01(\x03\x12\x0c\n\x04read\x18\x02 \x01(\x08\x12\x10\n\x08\x61nswered\x18\x03 \x01(\x08\x12&\n\x0bupdate_mask\x18\x04 \x01(\x0b\x32\x11.ova.v1.FieldMask\"\"\n\x14\x44\x65leteMessageRequest\x12\n\n\x02id\x18\x01 \x01(\x03\"(\n\x14WatchMessagesRequest\x12\x10\n\x08\x61\x66ter_id\x18\x01 \x01(\x03\",\n\x15\x45xportMessagesRequest\x12\x13\n\x0bunread_only\x18\x01 \x01(\x08\"\x1a\n\x0b\x45xportChunk\x12\x0b\n\x03\x63sv\x18\x01 \x01(\x0c\x32\xeb\x03\n\x08Messages\x12\x41\n\x0bSendMessage\x12\x1a.ova.v1.SendMessageRequest\x1a\x16.ova.v1.ContactMessage\x12?\n\nGetMessage\x12\x19.ova.v1.GetMessageRequest\x1a\x16.ova.v1.ContactMessage\x12I\n\x0cListMessages\x12\x1b.ova.v1.ListMessagesRequest\x1a\x1c.ova.v1.ListMessagesResponse\x12\x41\n\x0bMarkMessage\x12\x1a.ova.v1.MarkMessageRequest\x1a\x16.ova.v1.ContactMessage\x12<\n\rDeleteMessage\x12\x1c.ova.v1.DeleteMessageRequest\x1a\r.ova.v1.Empty\x12G\n\rWatchMessages\x12\x1c.ova.v1.WatchMessagesRequest\x1a\x16.ova.v1.ContactMessage0\x01\x12\x46\n\x0e\x45xportMessages\x12\x1d.ova.v1.ExportMessagesRequest\x1a\x13.ova.v1.ExportChunk0\x01\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ova.v1.messages_pb2', globals())
@@ -36,11 +36,11 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _DELETEMESSAGEREQUEST._serialized_start=625
   _DELETEMESSAGEREQUEST._serialized_end=659
   _WATCHMESSAGESREQUEST._serialized_start=661
-  _WATCHMESSAGESREQUEST._serialized_end=683
-  _EXPORTMESSAGESREQUEST._serialized_start=685
-  _EXPORTMESSAGESREQUEST._serialized_end=729
-  _EXPORTCHUNK._serialized_start=731
-  _EXPORTCHUNK._serialized_end=757
-  _MESSAGES._serialized_start=760
-  _MESSAGES._serialized_end=1251
+  _WATCHMESSAGESREQUEST._serialized_end=701
+  _EXPORTMESSAGESREQUEST._serialized_start=703
+  _EXPORTMESSAGESREQUEST._serialized_end=747
+  _EXPORTCHUNK._serialized_start=749
+  _EXPORTCHUNK._serialized_end=775
+  _MESSAGES._serialized_start=778
+  _MESSAGES._serialized_end=1269
 # @@protoc_insertion_point(module_scope)
