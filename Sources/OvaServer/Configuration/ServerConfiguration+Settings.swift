@@ -207,7 +207,7 @@ extension ServerConfiguration {
             "OVA_DB_PATH", \.storage.databasePath, .file, group: .storage,
             doc: "The SQLite database file; default `ova.sqlite3` in `OVA_DATA_DIR`. Created on first start, opened in WAL "
                 + "mode with foreign keys on, and migrated to the current schema at every start (a database written by a "
-                + "newer OVA is refused). `ova-server admin create`, `admin reset-password` and `backup` use the same file."
+                + "newer OVA is refused). `ova-server admin create`, `admin reset-password`, `backup`, `migrate` and `import ova-web` use the same file."
         ),
         Setting(
             "DB_HOST", \.storage.mariadbHost, .text, group: .storage,
