@@ -24,6 +24,12 @@ public final class Database: Sendable {
             }
         }
 
+        func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
+            switch self {
+            case .sqlite(let sqlite): return try await sqlite.write(body)
+            }
+        }
+
         func close() async {
             switch self {
             case .sqlite(let sqlite): await sqlite.close()
@@ -84,14 +90,13 @@ public final class Database: Sendable {
         try await self.backend.withConnection(body)
     }
 
-    /// Runs `body` on a connection of the backend inside one transaction.
+    /// Runs `body` on a connection of the backend as one atomic write: if `body` throws,
+    /// none of its changes stay; when this returns, they are committed. (SQLite may commit it
+    /// together with other writes queued beside it, each under its own savepoint; `body` must
+    /// not open a transaction itself.)
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
-        try await self.read { connection throws(StoreError) in
-            try connection.transaction { () throws(StoreError) -> T in
-                try body(connection)
-            }
-        }
+        try await self.backend.write(body)
     }
 
     /// Round-trips a trivial query through the backend; returns how long it took.
