@@ -28,14 +28,10 @@ public final class Database: Sendable {
             }
         }
 
-        func withTransaction<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
+        func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
             switch self {
-            case .sqlite(let sqlite):
-                return try await sqlite.withConnection { connection throws(StoreError) in
-                    try connection.transaction { () throws(StoreError) -> T in try body(connection) }
-                }
-            case .mariadb(let mariadb):
-                return try await mariadb.withTransaction(body)
+            case .sqlite(let sqlite): return try await sqlite.write(body)
+            case .mariadb(let mariadb): return try await mariadb.withTransaction(body)
             }
         }
 
@@ -143,12 +139,14 @@ public final class Database: Sendable {
         try await self.backend.withConnection(body)
     }
 
-    /// Runs `body` on a connection of the backend inside one transaction. On MariaDB the whole
-    /// transaction may run again if InnoDB rolls it back as a deadlock victim, so `body` must
-    /// not have effects outside the database.
+    /// Runs `body` on a connection of the backend as one atomic write: if `body` throws,
+    /// none of its changes stay; when this returns, they are committed. SQLite may commit it
+    /// together with other writes queued beside it, each under its own savepoint; MariaDB runs
+    /// it in a transaction of its own, again if InnoDB rolls it back as a deadlock victim. So
+    /// `body` must not open a transaction itself, nor have effects outside the database.
     @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
-        try await self.backend.withTransaction(body)
+        try await self.backend.write(body)
     }
 
     /// Round-trips a trivial query through the backend; returns how long it took.

@@ -18,6 +18,9 @@ public final class AdminAuthenticator: Sendable {
     let store: Store
     let hasher: PasswordHasher
     private let signer: AccessTokenSigner
+    /// The signer's verification, remembered per token until its expiry; the session lookup
+    /// in ``authenticate(token:)`` still runs on every call, so revocation is immediate.
+    private let verifiedTokens: VerifiedTokenCache
     /// Lifetime of a token and its session.
     let tokenLifetimeSeconds: Int64
     /// Failures per account: 5 in 15 minutes lock it for 15 minutes.
@@ -42,6 +45,7 @@ public final class AdminAuthenticator: Sendable {
     ) {
         self.store = store
         self.signer = AccessTokenSigner(secret: secret)
+        self.verifiedTokens = VerifiedTokenCache(signer: self.signer)
         self.tokenLifetimeSeconds = tokenLifetimeSeconds
         self.hasher = hasher
         self.accountThrottle = SharedLoginThrottle(policy: accountThrottle, repository: store.loginThrottle)
@@ -148,7 +152,7 @@ public final class AdminAuthenticator: Sendable {
     public func authenticate(token: String) async throws -> AuthenticatedAdmin {
         let claims: AccessTokenClaims
         do {
-            claims = try self.signer.verify(token, nowSeconds: self.nowSeconds())
+            claims = try self.verifiedTokens.verify(token, nowSeconds: self.nowSeconds())
         } catch {
             self.logger.debug("rejected access token", metadata: ["reason": "\(error)"])
             throw RPCError(code: .unauthenticated, message: Self.invalidToken)

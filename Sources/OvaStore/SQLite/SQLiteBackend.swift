@@ -9,9 +9,12 @@ import NIOPosix
 /// that WAL would give writers, and a statement cache per connection stays single-threaded.
 /// Reads are microseconds on the indexed tables; if they ever dominate, a pool of read-only
 /// connections on more threads is the next step (WAL lets them run beside the writer).
+/// Writes queued while the thread is busy are committed together (``SQLiteGroupCommit``).
 final class SQLiteBackend: Sendable {
     private let thread: NIOThreadPool
     private let connection: ConnectionOwner
+    /// The writes waiting for the storage thread.
+    let writes = SQLiteGroupCommit()
 
     private init(thread: NIOThreadPool, connection: ConnectionOwner) {
         self.thread = thread
@@ -45,6 +48,37 @@ final class SQLiteBackend: Sendable {
             }
         } catch {
             throw Database.storeError(error)
+        }
+    }
+
+    /// Runs `body` with the connection on the storage thread as one write: in a transaction
+    /// of its own, or under its own savepoint in a group of writes committed together; either
+    /// way it returns only after its changes are committed, and a body that throws changes
+    /// nothing.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T) async throws(StoreError) -> T {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, StoreError>, Never>) in
+            self.enqueueWrite(body) { continuation.resume(returning: $0) }
+        }
+        return try result.get()
+    }
+
+    /// ``write(_:)`` without waiting: `answer` is called once the write's group is committed
+    /// or failed. Tests queue several writes this way while the storage thread is held, so
+    /// that they form one group whatever the scheduling.
+    func enqueueWrite<T: Sendable>(
+        _ body: @escaping @Sendable (any SQLConnection) throws(StoreError) -> T,
+        answer: @escaping @Sendable (Result<T, StoreError>) -> Void
+    ) {
+        self.writes.enqueue(body, answer: answer)
+        // One job per write: the first job to run commits every write queued by then, and the
+        // later ones find nothing left (or the writes queued after that group).
+        let owner = self.connection
+        let writes = self.writes
+        self.thread.submit { state in
+            switch state {
+            case .active: writes.commitPending(on: owner.connection)
+            case .cancelled: writes.failPending(.unavailable("the database is closed"))
+            }
         }
     }
 

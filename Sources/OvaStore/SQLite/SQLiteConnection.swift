@@ -63,6 +63,27 @@ final class SQLiteConnection: SQLConnection {
         }
     }
 
+    /// Runs one statement that takes no parameters and returns no rows, prepared once and kept:
+    /// for the transaction statements every write runs (`BEGIN IMMEDIATE`, `SAVEPOINT`,
+    /// `COMMIT`), which `sqlite3_exec` would parse again each time (4.2 µs against 2.8 µs for
+    /// BEGIN + COMMIT, docs/PERFORMANCE.md).
+    func executeCached(_ sql: String) throws(StoreError) {
+        let statement = try self.prepared(sql)
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE || code == SQLITE_ROW else {
+            let error = StoreError.fromSQLite(code: code, message: self.lastErrorMessage)
+            sqlite3_reset(statement)
+            throw error
+        }
+        sqlite3_reset(statement)
+    }
+
+    /// Whether a transaction is open (SQLite rolls one back by itself after some errors, such
+    /// as a full disk or an I/O error).
+    var isInTransaction: Bool {
+        sqlite3_get_autocommit(self.handle) == 0
+    }
+
     /// Runs a parameterized statement and returns every row.
     @discardableResult
     func query(_ sql: String, _ parameters: [SQLValue]) throws(StoreError) -> [SQLRow] {
@@ -99,13 +120,13 @@ final class SQLiteConnection: SQLConnection {
 
     /// Runs `body` in a transaction: committed if it returns, rolled back if it throws.
     func transaction<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
-        try self.execute("BEGIN IMMEDIATE")
+        try self.executeCached("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            try self.execute("COMMIT")
+            try self.executeCached("COMMIT")
             return result
         } catch {
-            try? self.execute("ROLLBACK")
+            try? self.executeCached("ROLLBACK")
             throw error
         }
     }
