@@ -540,7 +540,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.logger.debug("received GOAWAY last=\(lastStreamID) code=\(code.name) \(message)")
         if let client = self.client {
             client.receivedGoAway()
-            let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)")
+            // Streams above the last id were not processed (§14): safe to send again.
+            let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)", cause: CallNotStarted())
             for stream in self.streams.values where stream.id > lastStreamID {
                 self.removeStream(stream, error: error)
             }
