@@ -13,9 +13,11 @@ cd "$(dirname "$0")/.."
 make -s -C clients/c all
 make -s -C clients/c check
 hostile_example=clients/c/build/ova_echo_example
+failover_test=clients/c/build/ova_failover_test
 if echo 'int main(void){return 0;}' | gcc -x c -fsanitize=address,undefined -o /dev/null - >/dev/null 2>&1; then
   make -s -C clients/c check-asan | tail -1
   hostile_example=clients/c/build/ova_echo_example_asan
+  failover_test=clients/c/build/ova_failover_test_asan
 else
   echo "test-c: compiler without -fsanitize=address,undefined; skipping the sanitizer run"
 fi
@@ -87,7 +89,7 @@ aged_port=$more_port
 # The probe prints "serving <port>" and waits for a line: that server is stopped (and has exited)
 # before it goes on.
 mkfifo "$data/probe.in"
-clients/c/build/ova_failover_test --ca "$data/dev-cert.pem" --dead "$(free_port),$(free_port)" \
+$failover_test --ca "$data/dev-cert.pem" --dead "$(free_port),$(free_port)" \
   --aged "$aged_port" --pair "$port,$second_port" <"$data/probe.in" >"$data/probe.out" 2>&1 &
 probe=$!
 exec 4>"$data/probe.in"
