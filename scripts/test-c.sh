@@ -84,7 +84,7 @@ start_more() {
 }
 start_more ""
 second_port=$more_port second_pid=$more_pid
-start_more OVA_MAX_CONNECTION_AGE_SECONDS=0.5
+start_more OVA_MAX_CONNECTION_AGE_SECONDS=1
 aged_port=$more_port
 # The probe prints "serving <port>" and waits for a line: that server is stopped (and has exited)
 # before it goes on.

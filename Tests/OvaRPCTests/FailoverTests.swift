@@ -137,14 +137,16 @@ struct FailoverTests {
     @Test(.timeLimit(.minutes(2)))
     func aConnectionsMaximumAgeMovesTheClientWithoutAFailedCall() async throws {
         var limits = ConnectionLimits()
-        limits.maxConnectionAge = .milliseconds(200)
+        // Well above a TLS handshake on a loaded machine: a connection aged out before its first
+        // call could carry it would only measure the handshake.
+        limits.maxConnectionAge = .seconds(1)
         limits.maxConnectionAgeGrace = .seconds(30)
         try await ServerPair.start(limits: limits).run { pair in
             let channel = try pair.makeChannel([pair.endpoint(0), pair.endpoint(1)], firstEndpoint: 0)
             try await withAsyncCleanup {
                 // Longer than the age: the GOAWAY comes while it runs (or, on a slow machine,
                 // before it was sent, and it goes again); either way it ends OK.
-                let echoed = try await echo(channel, "in flight", delayMs: 1_000)
+                let echoed = try await echo(channel, "in flight", delayMs: 2_000)
                 #expect(echoed == "in flight")
                 // Back-to-back calls from several tasks until both servers served some after
                 // the first moved away: each one must succeed.

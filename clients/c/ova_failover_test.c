@@ -5,7 +5,7 @@
  *
  * 1. ova_parse_address accepts host:port, [v6]:port and :port, and refuses the rest.
  * 2. Two dead addresses: a call fails with UNAVAILABLE naming both.
- * 3. --aged is a server with OVA_MAX_CONNECTION_AGE_SECONDS=0.5: back-to-back calls (and one
+ * 3. --aged is a server with OVA_MAX_CONNECTION_AGE_SECONDS=1: back-to-back calls (and one
  *    slower than the age) all succeed while the client reconnects after each GOAWAY.
  * 4. "dead,PA,PB" with the dead address first: the call goes to a live one. Prints
  *    "serving <port>" and waits for a line on stdin: the script stops that server meanwhile.
@@ -116,7 +116,7 @@ static void maximum_age(const char *port, const ova_conn_options *opts) {
         return;
     }
     /* Longer than the age: the GOAWAY comes while it runs; it still ends OK. */
-    int code = echo(cl, "in flight", 1500, &st);
+    int code = echo(cl, "in flight", 2500, &st);
     CHECK(code == OVA_OK, "a call across the GOAWAY ended %s: %s", ova_status_name(code), st.message);
     struct timespec start, now;
     clock_gettime(CLOCK_MONOTONIC, &start);

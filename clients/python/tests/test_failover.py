@@ -45,10 +45,11 @@ def pair():
 
 @pytest.fixture
 def aged_pair():
-    """Two servers that send GOAWAY to connections older than 0.5 s (±10 %)."""
-    servers = [start_server(OVA_MAX_CONNECTION_AGE_SECONDS="0.5")]
+    """Two servers that send GOAWAY to connections older than 1 s (±10 %): well above a TLS
+    handshake on a loaded machine."""
+    servers = [start_server(OVA_MAX_CONNECTION_AGE_SECONDS="1")]
     try:
-        servers.append(start_server(certificate_from=servers[0], OVA_MAX_CONNECTION_AGE_SECONDS="0.5"))
+        servers.append(start_server(certificate_from=servers[0], OVA_MAX_CONNECTION_AGE_SECONDS="1"))
         yield servers
     finally:
         for s in servers:
@@ -123,7 +124,7 @@ def test_the_maximum_age_moves_the_client_without_a_failed_call(aged_pair):
     with Channel(addresses=[(s.host, s.port) for s in aged_pair], ca=aged_pair[0].ca) as channel:
         echo = echo_ova.EchoClient(channel)
         # Longer than the age: the GOAWAY comes while it runs, and it still ends OK.
-        assert echo.unary(req(text="in flight", delay_ms=1_500)).text == "in flight"
+        assert echo.unary(req(text="in flight", delay_ms=2_500)).text == "in flight"
         ports = []
         deadline = time.monotonic() + 60
         # Back-to-back calls until the connection moved between the servers a few times: every
