@@ -11,7 +11,8 @@ struct Ova: AsyncParsableCommand {
             generated development certificate pass --ca <data dir>/dev-cert.pem, or --insecure \
             to skip verification. The exit code is the call's status code (0 OK, 1-16 as gRPC). \
             After `ova login`, commands to the same server send the saved access token. \
-            OVA_ADDR sets the default --addr and OVA_CA the default --ca. Shell completions: \
+            OVA_ADDR sets the default --addr (one host:port, or several instances of one service \
+            separated by commas) and OVA_CA the default --ca. Shell completions: \
             `ova --generate-completion-script bash|zsh|fish`.
             """,
         version: "0.1.0",

@@ -30,6 +30,28 @@ struct ConnectionFailureTests {
         #expect(result.standardError == "ova: nothing is listening on 127.0.0.1:\(port): is ova-server running? `make run`\n")
     }
 
+    @Test("--addr with several addresses: a dead one is skipped; none alive names each; a bad list is a usage error")
+    func severalAddresses() async throws {
+        let dead = try await LoopbackPeers.closedPort()
+        let otherDead = try await LoopbackPeers.closedPort()
+        try await withServer { ova, _, address in
+            // Whichever address the random start picks, the call ends on the live one.
+            for _ in 0..<3 {
+                let result = try await ova.run(["call", "ova.v1.Health/Check", "--addr", "127.0.0.1:\(dead), \(address)", "--insecure"])
+                #expect(result.status == 0, "\(result.standardError)")
+            }
+        }
+        let ova = try OvaProcess()
+        defer { ova.remove() }
+        let none = try await ova.run(["call", "ova.v1.Health/Check", "--addr", "127.0.0.1:\(dead),127.0.0.1:\(otherDead)", "--insecure"])
+        #expect(none.status == 14)
+        #expect(none.standardError.hasPrefix("ova: UNAVAILABLE: no server address answered: "))
+        #expect(none.standardError.contains("127.0.0.1:\(dead)") && none.standardError.contains("127.0.0.1:\(otherDead)"))
+        let invalid = try await ova.run(["call", "ova.v1.Health/Check", "--addr", "127.0.0.1:\(dead),", "--insecure"])
+        #expect(invalid.status == 64)
+        #expect(invalid.standardError.contains("expected host:port, or host:port,host:port,..."))
+    }
+
     @Test("a plain HTTP listener is not an OVA server (WRONG_VERSION_NUMBER)")
     func httpListener() async throws {
         let ova = try OvaProcess()

@@ -17,7 +17,12 @@ struct InMemoryConnection {
     private var received = ByteBuffer()
     private var nextStreamID: UInt32 = 1
 
-    init(limits: ConnectionLimits = ConnectionLimits(), methods: TestMethods = TestMethods()) async throws {
+    /// - Parameter ageJitterUnit: where the connection's age limit falls in its ±10 % spread.
+    init(
+        limits: ConnectionLimits = ConnectionLimits(),
+        methods: TestMethods = TestMethods(),
+        ageJitterUnit: @escaping @Sendable () -> Double = ConnectionAgeLimit.randomUnit
+    ) async throws {
         self.methods = methods
         let channel = NIOAsyncTestingChannel(loop: self.loop)
         self.channel = channel
@@ -34,7 +39,8 @@ struct InMemoryConnection {
             try channel.pipeline.syncOperations.addHandler(ConnectionHandler(
                 role: .server(dispatcher),
                 limits: limits,
-                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+                ageJitterUnit: ageJitterUnit
             ))
         }
         try await channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).get()

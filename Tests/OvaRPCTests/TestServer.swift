@@ -25,12 +25,15 @@ struct TestServer: RunningTestServer {
     static func start(
         limits: ConnectionLimits = ConnectionLimits(),
         grace: TimeAmount = .seconds(5),
-        logger: Logger = Logger(label: "ova.test")
+        logger: Logger = Logger(label: "ova.test"),
+        sharingCertificateWith other: TestServer? = nil
     ) async throws -> TestServer {
         let probes = ProbeRecorder()
         var router = ServiceRegistry().router
         probes.register(in: &router)
-        let base = try await RouterTestServer.start(router: router, limits: limits, grace: grace, logger: logger)
+        let base = try await RouterTestServer.start(
+            router: router, limits: limits, grace: grace, logger: logger, sharingCertificateWith: other?.base
+        )
         return TestServer(base: base, probes: probes)
     }
 

@@ -55,6 +55,9 @@ struct ServerConfigurationTests {
         #expect(config.transport.maxConnections == 20_000)
         #expect(config.transport.idleTimeout == .seconds(300))
         #expect(config.transport.handshakeTimeout == .seconds(10))
+        #expect(config.transport.maxConnectionAge == nil)
+        #expect(config.transport.connectionLimits.maxConnectionAge == nil)
+        #expect(config.transport.maxConnectionAgeGrace == .seconds(30))
         #expect(config.transport.eventLoopThreads == .automatic)
         #expect(config.transport.eventLoopThreads.resolved == ProcessInfo.processInfo.activeProcessorCount)
         #expect(config.transport.tasksOnEventLoops == true)
@@ -79,6 +82,8 @@ struct ServerConfigurationTests {
             "OVA_IDLE_TIMEOUT_SECONDS": "0",
             "OVA_HANDSHAKE_TIMEOUT_SECONDS": "3",
             "OVA_WRITE_STALL_TIMEOUT_SECONDS": "0",
+            "OVA_MAX_CONNECTION_AGE_SECONDS": "3600",
+            "OVA_MAX_CONNECTION_AGE_GRACE_SECONDS": "5",
             "OVA_THREADS": "3",
             "OVA_TASKS_ON_EVENT_LOOPS": "false",
             "OVA_DB_PATH": "/var/lib/ova/db/ova.sqlite3",
@@ -105,6 +110,9 @@ struct ServerConfigurationTests {
         #expect(config.transport.handshakeTimeout == .seconds(3))
         #expect(config.transport.writeStallTimeout == nil)
         #expect(config.transport.connectionLimits.writeStallTimeout == nil)
+        #expect(config.transport.maxConnectionAge == .seconds(3600))
+        #expect(config.transport.connectionLimits.maxConnectionAge == .seconds(3600))
+        #expect(config.transport.connectionLimits.maxConnectionAgeGrace == .seconds(5))
         #expect(config.transport.eventLoopThreads == .count(3))
         #expect(config.transport.tasksOnEventLoops == false)
         #expect(config.storage.databasePath == "/var/lib/ova/db/ova.sqlite3")
@@ -124,7 +132,8 @@ struct ServerConfigurationTests {
             "ENVIRONMENT", "OVA_ENV_FILE",
             "OVA_LISTEN", "OVA_MAX_CONCURRENT_STREAMS", "OVA_MAX_MESSAGE_BYTES", "OVA_MAX_CONNECTION_BUFFER",
             "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS", "OVA_HANDSHAKE_TIMEOUT_SECONDS",
-            "OVA_WRITE_STALL_TIMEOUT_SECONDS", "OVA_SHUTDOWN_GRACE_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
+            "OVA_WRITE_STALL_TIMEOUT_SECONDS", "OVA_SHUTDOWN_GRACE_SECONDS",
+            "OVA_MAX_CONNECTION_AGE_SECONDS", "OVA_MAX_CONNECTION_AGE_GRACE_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
             "ALLOWED_ORIGINS",
             "OVA_TLS_CERT", "OVA_TLS_KEY", "OVA_TLS_CLIENT_CA",
             "OVA_DATA_DIR", "OVA_DB_PATH", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_PASSWORD_FILE", "DB_NAME",

@@ -708,6 +708,7 @@ struct ova_call {
     size_t queued_bytes;     /* connection credit of the queued messages (not yet returned) */
     int half_closed;
     int ended; /* the call is over (TRAILERS, RESET, error) */
+    int not_processed; /* its id was above the GOAWAY's last stream id: the server never ran it */
     int got_headers, got_message;
     ova_status status;
     ova_metadata headers, trailers;
@@ -995,6 +996,7 @@ static void conn_handle(ova_conn *c, const ova_frame *f) {
             next = x->next;
             if (x->id > g.last_stream_id) {
                 x->ended = 1;
+                x->not_processed = 1;
                 call_remove(c, x);
                 set_status(&x->status, OVA_UNAVAILABLE, "not processed: server sent GOAWAY (last stream %u, %s, \"%s\")",
                            g.last_stream_id, ova_status_name(clamp_code(g.code)), g.debug);
@@ -1558,12 +1560,11 @@ void ova_call_free(ova_call *call) {
     free(call);
 }
 
-int ova_unary(ova_conn *c, const char *path, const ova_md_entry *md, size_t md_count, int64_t timeout_ms,
-              const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, ova_status *st) {
-    *resp = NULL;
-    *resp_len = 0;
-    ova_call *call = ova_call_start(c, path, md, md_count, timeout_ms, st);
-    if (!call) return st->code;
+int ova_call_not_processed(const ova_call *call) { return call->not_processed; }
+
+/* The rest of a unary call once started; frees the call. *not_processed: the server never ran it. */
+static int unary_finish(ova_call *call, const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len,
+                        ova_status *st, int *not_processed) {
     uint8_t *m = NULL;
     size_t n = 0;
     int count = 0;
@@ -1585,6 +1586,259 @@ int ova_unary(ova_conn *c, const char *path, const ova_md_entry *md, size_t md_c
         *resp = NULL;
         *resp_len = 0;
     }
+    if (not_processed) *not_processed = call->not_processed;
     ova_call_free(call);
     return st->code;
+}
+
+int ova_unary(ova_conn *c, const char *path, const ova_md_entry *md, size_t md_count, int64_t timeout_ms,
+              const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, ova_status *st) {
+    *resp = NULL;
+    *resp_len = 0;
+    ova_call *call = ova_call_start(c, path, md, md_count, timeout_ms, st);
+    if (!call) return st->code;
+    return unary_finish(call, req, req_len, resp, resp_len, st, NULL);
+}
+
+/* ---- Several addresses ---- */
+
+#define CLIENT_BACKOFF_MS 100
+#define CLIENT_MAX_BACKOFF_MS 2000
+/* Connections a unary call the server did not start may try (more GOAWAYs in a row: give up). */
+#define CLIENT_NOT_STARTED_ATTEMPTS 3
+
+typedef struct {
+    char host[256];
+    int port;
+    int64_t pause_until_ms; /* skipped until then after a failed connect; 0: not pausing */
+    int failures;
+} client_address;
+
+struct ova_client {
+    client_address *addresses;
+    size_t count, next;
+    ova_conn_options opts;
+    char *ca_file, *server_name; /* copies: opts points at them */
+    ova_settings settings;
+    ova_conn *conn;
+    int current; /* index of conn's address, -1 without one */
+    ova_conn **retired; /* connections that got GOAWAY or broke, kept while their calls run */
+    size_t retired_count;
+    size_t opened;
+};
+
+int ova_parse_address(const char *text, size_t len, char *host, size_t host_size, int *port) {
+    while (len && *text == ' ') text++, len--;
+    while (len && text[len - 1] == ' ') len--;
+    size_t colon = len;
+    for (size_t i = len; i > 0; i--)
+        if (text[i - 1] == ':') {
+            colon = i - 1;
+            break;
+        }
+    if (colon == len || colon + 1 == len || len - colon - 1 > 5) return -1;
+    int p = 0;
+    for (size_t i = colon + 1; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') return -1;
+        p = p * 10 + (text[i] - '0');
+    }
+    if (p < 1 || p > 65535) return -1;
+    const char *h = text;
+    size_t hn = colon;
+    if (hn >= 2 && h[0] == '[' && h[hn - 1] == ']') h++, hn -= 2;
+    if (hn == 0) h = "127.0.0.1", hn = 9;
+    if (hn >= host_size) return -1;
+    memcpy(host, h, hn);
+    host[hn] = 0;
+    *port = p;
+    return 0;
+}
+
+ova_client *ova_client_new(const char *addresses, const ova_conn_options *opts, ova_status *err) {
+    ova_client *cl = calloc(1, sizeof *cl);
+    if (!cl) {
+        oom(err);
+        return NULL;
+    }
+    cl->current = -1;
+    size_t n = 1;
+    for (const char *p = addresses ? addresses : ""; *p; p++) n += *p == ',';
+    cl->addresses = calloc(n, sizeof *cl->addresses);
+    if (!cl->addresses) {
+        free(cl);
+        oom(err);
+        return NULL;
+    }
+    const char *p = addresses ? addresses : "";
+    for (size_t i = 0; i < n; i++) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        client_address *a = &cl->addresses[i];
+        if (ova_parse_address(p, len, a->host, sizeof a->host, &a->port)) {
+            set_status(err, OVA_INVALID_ARGUMENT, "address %zu of \"%s\": expected host:port", i + 1,
+                       addresses ? addresses : "");
+            ova_client_free(cl);
+            return NULL;
+        }
+        p = end ? end + 1 : p + len;
+    }
+    cl->count = n;
+    if (opts) cl->opts = *opts;
+    if ((opts && opts->ca_file && !(cl->ca_file = strdup(opts->ca_file))) ||
+        (opts && opts->server_name && !(cl->server_name = strdup(opts->server_name)))) {
+        ova_client_free(cl);
+        oom(err);
+        return NULL;
+    }
+    cl->opts.ca_file = cl->ca_file;
+    cl->opts.server_name = cl->server_name;
+    if (opts && opts->settings) {
+        cl->settings = *opts->settings;
+        cl->opts.settings = &cl->settings;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    cl->next = (size_t)(ts.tv_nsec ^ getpid()) % n; /* a random start spreads clients over servers */
+    return cl;
+}
+
+void ova_client_start_at(ova_client *cl, size_t index) {
+    if (cl->count) cl->next = index % cl->count;
+}
+
+void ova_client_free(ova_client *cl) {
+    if (!cl) return;
+    ova_conn_close(cl->conn);
+    for (size_t i = 0; i < cl->retired_count; i++) ova_conn_close(cl->retired[i]);
+    free(cl->retired);
+    free(cl->addresses);
+    free(cl->ca_file);
+    free(cl->server_name);
+    free(cl);
+}
+
+int ova_client_current_address(const ova_client *cl) { return cl->conn ? cl->current : -1; }
+
+size_t ova_client_connections_opened(const ova_client *cl) { return cl->opened; }
+
+/* Handles whatever the server sent while nobody was reading (a GOAWAY, its close), without
+ * waiting: so the next call does not go to a connection that is already going away. */
+static void conn_take_pending(ova_conn *c) {
+    int64_t now = now_ms();
+    while (conn_pump(c, now ? now : 1) == 0) {
+    }
+}
+
+/* Closes the retired connections whose calls are all over. */
+static void client_sweep(ova_client *cl) {
+    size_t kept = 0;
+    for (size_t i = 0; i < cl->retired_count; i++) {
+        if (cl->retired[i]->calls) cl->retired[kept++] = cl->retired[i];
+        else ova_conn_close(cl->retired[i]);
+    }
+    cl->retired_count = kept;
+}
+
+/* The next address in turn not pausing and not tried yet; when all of those pause, the one
+ * whose pause ends first (*due set to when). -1 when every address was tried. */
+static int client_pick(ova_client *cl, const unsigned char *tried, int64_t now, int64_t *due) {
+    int earliest = -1;
+    *due = 0;
+    for (size_t k = 0; k < cl->count; k++) {
+        size_t i = (cl->next + k) % cl->count;
+        if (tried[i]) continue;
+        if (cl->addresses[i].pause_until_ms <= now) {
+            cl->next = (i + 1) % cl->count;
+            return (int)i;
+        }
+        if (earliest < 0 || cl->addresses[i].pause_until_ms < cl->addresses[earliest].pause_until_ms) earliest = (int)i;
+    }
+    if (earliest >= 0) {
+        cl->next = ((size_t)earliest + 1) % cl->count;
+        *due = cl->addresses[earliest].pause_until_ms;
+    }
+    return earliest;
+}
+
+ova_conn *ova_client_conn(ova_client *cl, ova_status *err) {
+    client_sweep(cl);
+    if (cl->conn) {
+        conn_take_pending(cl->conn);
+        if (!cl->conn->broken && !cl->conn->goaway) return cl->conn;
+        /* Not used for new calls; its calls in progress (at most last stream id) run to their end. */
+        ova_conn **grown = realloc(cl->retired, (cl->retired_count + 1) * sizeof *grown);
+        if (!grown) {
+            oom(err);
+            return NULL;
+        }
+        cl->retired = grown;
+        cl->retired[cl->retired_count++] = cl->conn;
+        cl->conn = NULL;
+        client_sweep(cl);
+    }
+    unsigned char *tried = calloc(cl->count ? cl->count : 1, 1);
+    if (!tried) {
+        oom(err);
+        return NULL;
+    }
+    char summary[sizeof err->message] = "";
+    size_t failures = 0;
+    ova_status last = {0};
+    for (;;) {
+        int64_t due;
+        int i = client_pick(cl, tried, now_ms(), &due);
+        if (i < 0) break;
+        if (due) {
+            /* Every address failed moments ago: wait for the first pause to end, never spin. */
+            if (failures) break;
+            int64_t left = due - now_ms();
+            if (left > 0) {
+                struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+                while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+                }
+            }
+        }
+        tried[i] = 1;
+        client_address *a = &cl->addresses[i];
+        ova_conn *c = ova_connect(a->host, a->port, &cl->opts, &last);
+        if (c) {
+            a->failures = 0;
+            a->pause_until_ms = 0;
+            cl->conn = c;
+            cl->current = i;
+            cl->opened++;
+            free(tried);
+            return c;
+        }
+        a->failures++;
+        int64_t pause = CLIENT_BACKOFF_MS << (a->failures > 5 ? 5 : a->failures - 1);
+        a->pause_until_ms = now_ms() + (pause > CLIENT_MAX_BACKOFF_MS ? CLIENT_MAX_BACKOFF_MS : pause);
+        size_t used = strlen(summary);
+        /* A long list is cut at the status message's size. */
+        if (snprintf(summary + used, sizeof summary - used, "%s%s:%d: %s", failures ? "; " : "", a->host, a->port,
+                     last.message) < 0)
+            summary[used] = 0;
+        failures++;
+    }
+    free(tried);
+    if (failures == 1) *err = last;
+    else set_status(err, OVA_UNAVAILABLE, "no server address answered: %s", summary);
+    return NULL;
+}
+
+int ova_client_unary(ova_client *cl, const char *path, const ova_md_entry *md, size_t md_count, int64_t timeout_ms,
+                     const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, ova_status *st) {
+    *resp = NULL;
+    *resp_len = 0;
+    for (int attempt = 1;; attempt++) {
+        ova_conn *c = ova_client_conn(cl, st);
+        if (!c) return st->code;
+        ova_call *call = ova_call_start(c, path, md, md_count, timeout_ms, st);
+        if (!call) return st->code;
+        int not_processed = 0;
+        int code = unary_finish(call, req, req_len, resp, resp_len, st, &not_processed);
+        /* The server never saw it (it crossed a GOAWAY): the request goes again on the next connection. */
+        if (code == OVA_UNAVAILABLE && not_processed && attempt < CLIENT_NOT_STARTED_ATTEMPTS) continue;
+        return code;
+    }
 }

@@ -216,10 +216,48 @@ const ova_metadata *ova_call_trailers(const ova_call *call); /* trailing metadat
 /* Cancels (RESET(CANCELLED)) if still running, and frees. */
 void ova_call_free(ova_call *call);
 
+/* 1 when the server did not process the call: its stream id was above the last stream id of the
+ * server's GOAWAY (section 14). It failed with UNAVAILABLE and is safe to send again. */
+int ova_call_not_processed(const ova_call *call);
+
 /* Unary convenience: one request, one response. Returns the final status code (OVA_OK on
  * success, with *resp malloc'd); st receives the status. */
 int ova_unary(ova_conn *c, const char *path, const ova_md_entry *md, size_t md_count, int64_t timeout_ms,
               const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, ova_status *st);
+
+/* ---- Several addresses (instances of one service) ----
+ * An ova_client holds the connection its calls go to and replaces it when the server sent GOAWAY
+ * or it broke: the next connection goes to the next address in turn (the first one is picked at
+ * random, so clients spread over the servers), skipping addresses that failed to connect moments
+ * ago (100 ms, doubling up to 2 s); each address is tried at most once per call, and when all of
+ * them failed moments ago the call first sleeps until the earliest pause ends (never a busy
+ * loop). A replaced connection stays open, for reading, until its calls end. Single-threaded,
+ * like ova_conn. */
+typedef struct ova_client ova_client;
+
+/* addresses: "host:port", or several separated by commas ("a:7443,b:7443"; [v6]:port and :port
+ * as `ova --addr` takes them). opts applies to every connection (copied). Connects on first use.
+ * NULL with *err (INVALID_ARGUMENT) when an address does not parse. */
+ova_client *ova_client_new(const char *addresses, const ova_conn_options *opts, ova_status *err);
+/* Closes every connection (calls must be freed first) and frees the client. */
+void ova_client_free(ova_client *cl);
+/* The connection for the next call (see above). NULL with *err (UNAVAILABLE, naming each address
+ * that failed) when no address answered. Valid until the next ova_client_* call. */
+ova_conn *ova_client_conn(ova_client *cl, ova_status *err);
+/* ova_unary on ova_client_conn; a call the server did not process (it crossed a GOAWAY) is sent
+ * again on the next connection (up to 3 connections). Calls in flight on a connection that breaks
+ * fail with UNAVAILABLE. */
+int ova_client_unary(ova_client *cl, const char *path, const ova_md_entry *md, size_t md_count, int64_t timeout_ms,
+                     const uint8_t *req, size_t req_len, uint8_t **resp, size_t *resp_len, ova_status *st);
+/* Index (in the list given to ova_client_new) of the current connection's address; -1 without one. */
+int ova_client_current_address(const ova_client *cl);
+/* How many connections the client has opened so far (each GOAWAY or lost connection adds one). */
+size_t ova_client_connections_opened(const ova_client *cl);
+/* The next connection goes to address index (tests; by default a random one). */
+void ova_client_start_at(ova_client *cl, size_t index);
+/* Parses one "host:port" ("[v6]:port", ":port" for 127.0.0.1) of len bytes into host and *port.
+ * 0, or -1 when it is not an address with a port 1-65535 (or the host does not fit). */
+int ova_parse_address(const char *text, size_t len, char *host, size_t host_size, int *port);
 
 #ifdef __cplusplus
 }

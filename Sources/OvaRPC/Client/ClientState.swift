@@ -24,7 +24,7 @@ final class ClientState {
     func receivedGoAway() {
         self.goAwayReceived = true
         self.usability?.markUnusable()
-        let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)")
+        let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)", cause: CallNotStarted())
         while let pending = self.pendingOpens.popFirst() {
             pending.open.inbound.fail(error)
             pending.open.outbound.close(error)
@@ -43,9 +43,11 @@ final class ClientState {
             self.readyPromise?.fail(error)
         }
         self.readyPromise = nil
+        // Calls still waiting for a stream were never sent.
+        let notSent = RPCError(code: error.code, message: error.message, cause: CallNotStarted())
         while let pending = self.pendingOpens.popFirst() {
-            pending.open.inbound.fail(error)
-            pending.open.outbound.close(error)
+            pending.open.inbound.fail(notSent)
+            pending.open.outbound.close(notSent)
         }
     }
 
@@ -80,7 +82,8 @@ extension ConnectionHandler {
     /// Opens a stream now, or queues it under the server's concurrency limit.
     func openClientStream(_ open: ClientStreamOpen) {
         guard self.lifecycle.acceptsNewStreams || self.lifecycle.state == .awaitingPeerSettings else {
-            let error = RPCError(code: .unavailable, message: "the connection is closing")
+            // A GOAWAY (or the close) won the race with this call: the server never saw it.
+            let error = RPCError(code: .unavailable, message: "the connection is closing", cause: CallNotStarted())
             open.inbound.fail(error)
             open.outbound.close(error)
             return
@@ -159,4 +162,11 @@ extension ConnectionHandler {
         stream.outbound.close(RPCError(trailers: trailers) ?? RPCError(code: .ok, message: "the call has ended"))
         self.removeStream(stream, error: nil)
     }
+}
+
+/// The `RPCError.cause` of a call that failed before the server processed it: it was never
+/// sent (its connection was closing), or it crossed the server's GOAWAY (its stream id is
+/// above the GOAWAY's last stream id, docs/PROTOCOL.md §14). Such a call is safe to send again.
+struct CallNotStarted: Error, Sendable, CustomStringConvertible {
+    var description: String { "the server did not start the call" }
 }

@@ -4,23 +4,84 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// A client's connection to one OVA server, shared by any number of concurrent calls.
+/// A client's connection to an OVA server, shared by any number of concurrent calls.
 ///
 /// Connects lazily on the first call and reconnects for new calls after the connection closes
-/// or the server sends GOAWAY. Generated clients (`EchoClient(channel:)`) wrap it.
+/// or the server sends GOAWAY. With several endpoints (instances, or load balancers, of one
+/// service), each new connection goes to the next address in turn from a random start,
+/// skipping addresses that failed to connect moments ago. Calls in flight when a connection
+/// is lost fail with UNAVAILABLE; a unary call the server had not started (sent after the
+/// GOAWAY, or refused by it) is retried on the new connection. Generated clients
+/// (`EchoClient(channel:)`) wrap it.
 public final class RPCChannel: Sendable {
     public struct Configuration: Sendable {
-        public var host: String
-        public var port: Int
+        /// One server address.
+        public struct Endpoint: Sendable, Hashable, CustomStringConvertible {
+            public var host: String
+            public var port: Int
+
+            public init(host: String, port: Int) {
+                self.host = host
+                self.port = port
+            }
+
+            public var description: String {
+                self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+            }
+        }
+
+        /// The addresses connections go to, in turn; never empty when made by the initializers
+        /// (an empty list fails every call with UNAVAILABLE).
+        public var endpoints: [Endpoint]
         public var tls: ClientTLSConfiguration
         /// What this client declares in SETTINGS (windows, limits).
         public var limits = ConnectionLimits()
         public var connectTimeout: TimeAmount = .seconds(10)
+        /// How long an address that failed to connect is skipped; doubled on each further
+        /// failure up to ``maxReconnectBackoff``, cleared when a connection to it comes up.
+        public var reconnectBackoff: TimeAmount = .milliseconds(100)
+        public var maxReconnectBackoff: TimeAmount = .seconds(2)
+        /// The endpoint the first connection goes to; nil picks one at random (tests choose).
+        var firstEndpoint: Int?
 
         public init(host: String, port: Int, tls: ClientTLSConfiguration) {
-            self.host = host
-            self.port = port
+            self.endpoints = [Endpoint(host: host, port: port)]
             self.tls = tls
+        }
+
+        public init(endpoints: [Endpoint], tls: ClientTLSConfiguration) {
+            self.endpoints = endpoints
+            self.tls = tls
+        }
+
+        /// The first endpoint's host (the only one for a single-address channel).
+        public var host: String {
+            get { self.endpoints.first?.host ?? "" }
+            set {
+                if self.endpoints.isEmpty { self.endpoints = [Endpoint(host: newValue, port: 0)] } else { self.endpoints[0].host = newValue }
+            }
+        }
+
+        /// The first endpoint's port.
+        public var port: Int {
+            get { self.endpoints.first?.port ?? 0 }
+            set {
+                if self.endpoints.isEmpty { self.endpoints = [Endpoint(host: "127.0.0.1", port: newValue)] } else { self.endpoints[0].port = newValue }
+            }
+        }
+
+        /// Parses a comma-separated list of addresses (`a:7443,b:7443`), each as
+        /// ``parseAddress(_:)`` takes it; spaces around the commas are ignored.
+        ///
+        /// - Returns: nil when the list is empty or any address is invalid.
+        public static func parseAddresses(_ list: String) -> [Endpoint]? {
+            var endpoints: [Endpoint] = []
+            for item in list.split(separator: ",", omittingEmptySubsequences: false) {
+                let trimmed = String(item.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+                guard let (host, port) = Self.parseAddress(trimmed) else { return nil }
+                endpoints.append(Endpoint(host: host, port: port))
+            }
+            return endpoints.isEmpty ? nil : endpoints
         }
 
         /// Parses a server address: `host:port`, `[ipv6]:port`, or `:port` (127.0.0.1).
@@ -56,6 +117,7 @@ public final class RPCChannel: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
     private let state = Mutex(State.idle)
+    private let rotation: Mutex<EndpointRotation>
 
     /// - Throws: when the TLS configuration is invalid (e.g. an unreadable CA file).
     public init(
@@ -67,6 +129,13 @@ public final class RPCChannel: Sendable {
         self.group = eventLoopGroup
         self.logger = logger
         self.sslContext = try NIOSSLContext(configuration: configuration.tls.makeNIOSSLConfiguration())
+        let count = configuration.endpoints.count
+        self.rotation = Mutex(EndpointRotation(
+            count: count,
+            start: configuration.firstEndpoint ?? (count > 1 ? Int.random(in: 0..<count) : 0),
+            baseBackoff: configuration.reconnectBackoff,
+            maxBackoff: configuration.maxReconnectBackoff
+        ))
     }
 
     /// Closes the connection; calls in progress fail with UNAVAILABLE and new calls are refused.
@@ -84,6 +153,15 @@ public final class RPCChannel: Sendable {
             }
         case .idle, .closed:
             break
+        }
+    }
+
+    /// Whether new calls would go to the current connection (false once it received GOAWAY
+    /// or closed): what tests wait for after stopping a server.
+    var hasUsableConnection: Bool {
+        self.state.withLock { state in
+            if case .ready(let connection) = state { return connection.usable.isUsable }
+            return false
         }
     }
 
@@ -109,9 +187,10 @@ public final class RPCChannel: Sendable {
             case .closed:
                 throw RPCError(code: .unavailable, message: "the channel is closed")
             case .idle, .ready:
-                let future = self.makeConnection()
-                state = .connecting(future)
-                return .wait(future)
+                let promise = self.group.next().makePromise(of: Connection.self)
+                promise.completeWithTask { try await self.connectToAnEndpoint() }
+                state = .connecting(promise.futureResult)
+                return .wait(promise.futureResult)
             }
         }
         switch next {
@@ -133,21 +212,60 @@ public final class RPCChannel: Sendable {
             self.state.withLock { state in
                 if case .connecting = state { state = .idle }
             }
-            // An RPCError without a cause is already worded for people (e.g. GOAWAY before SETTINGS).
-            if let error = error as? RPCError, error.cause == nil { throw error }
-            let failure = ConnectFailure.classify(
-                error, host: self.configuration.host, port: self.configuration.port,
-                checkedName: self.configuration.tls.serverHostname, connectTimeout: self.configuration.connectTimeout
-            )
-            throw RPCError(code: .unavailable, message: failure.description, cause: failure)
+            throw error
         }
     }
 
-    private func makeConnection() -> EventLoopFuture<Connection> {
+    /// Connects to the next address in turn, then to the following ones if it fails: each
+    /// address at most once per call, so a call never spins over dead servers. When every
+    /// address failed moments ago, it first waits for the shortest of their pauses.
+    private func connectToAnEndpoint() async throws -> Connection {
+        let endpoints = self.configuration.endpoints
+        guard !endpoints.isEmpty else {
+            throw RPCError(code: .unavailable, message: "no server address is configured")
+        }
+        var tried = Set<Int>()
+        var failures: [RPCError] = []
+        while let attempt = self.rotation.withLock({ $0.next(now: .now(), excluding: tried) }) {
+            if let notBefore = attempt.notBefore {
+                // Only before the first attempt: later, the addresses left are all pausing.
+                guard tried.isEmpty else { break }
+                let delay = notBefore - .now()
+                if delay > .zero { try await Task.sleep(nanoseconds: UInt64(delay.nanoseconds)) }
+            }
+            tried.insert(attempt.index)
+            let endpoint = endpoints[attempt.index]
+            do {
+                let connection = try await self.makeConnection(to: endpoint).get()
+                self.rotation.withLock { $0.connected(attempt.index) }
+                return connection
+            } catch {
+                self.rotation.withLock { $0.failed(attempt.index, now: .now()) }
+                failures.append(self.describeConnectFailure(error, endpoint: endpoint))
+            }
+        }
+        if failures.count == 1, let only = failures.first { throw only }
+        throw RPCError(
+            code: .unavailable,
+            message: "no server address answered: " + failures.map(\.message).joined(separator: "; ")
+        )
+    }
+
+    private func describeConnectFailure(_ error: any Error, endpoint: Configuration.Endpoint) -> RPCError {
+        // An RPCError without a cause is already worded for people (e.g. GOAWAY before SETTINGS).
+        if let error = error as? RPCError, error.cause == nil { return error }
+        let failure = ConnectFailure.classify(
+            error, host: endpoint.host, port: endpoint.port,
+            checkedName: self.configuration.tls.serverHostname, connectTimeout: self.configuration.connectTimeout
+        )
+        return RPCError(code: .unavailable, message: failure.description, cause: failure)
+    }
+
+    private func makeConnection(to endpoint: Configuration.Endpoint) -> EventLoopFuture<Connection> {
         let eventLoop = self.group.next()
         let ready = eventLoop.makePromise(of: Settings.self)
         let usable = ConnectionUsability()
-        let hostname = self.configuration.tls.serverHostname ?? self.configuration.host
+        let hostname = self.configuration.tls.serverHostname ?? endpoint.host
         let sniHostname = hostname.first?.isNumber == true || hostname.contains(":") ? nil : hostname
         let sslContext = self.sslContext
         let limits = self.configuration.limits
@@ -170,7 +288,7 @@ public final class RPCChannel: Sendable {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-        let connected = bootstrap.connect(host: self.configuration.host, port: self.configuration.port)
+        let connected = bootstrap.connect(host: endpoint.host, port: endpoint.port)
         // A failed connect never runs the initializer: nobody else would complete `ready`.
         connected.whenFailure { error in ready.fail(error) }
         return connected.flatMap { channel in
@@ -323,12 +441,27 @@ public final class RPCChannel: Sendable {
         options: CallOptions = .defaults,
         onResponse: (RPCResponse<Response>) async throws -> Result
     ) async throws -> Result {
-        let call = try await self.startCall(method, options: options, firstMessage: request, endStream: true)
-        let response = try await call.run {
-            try await call.singleResponse(Response.self)
+        var attempt = 1
+        while true {
+            let call = try await self.startCall(method, options: options, firstMessage: request, endStream: true)
+            let response: RPCResponse<Response>
+            do {
+                response = try await call.run {
+                    try await call.singleResponse(Response.self)
+                }
+            } catch let error as RPCError where error.cause is CallNotStarted && attempt < Self.notStartedAttempts {
+                // The server never saw this call (its connection was going away): the request
+                // is whole, so it goes again on the next connection.
+                attempt += 1
+                continue
+            }
+            return try await onResponse(response)
         }
-        return try await onResponse(response)
     }
+
+    /// How many connections a unary call the server did not start may try: more than one
+    /// GOAWAY in a row means the servers are going away faster than calls can be placed.
+    static let notStartedAttempts = 3
 
     /// A server-streaming call: `body` reads the responses; returning early cancels the call.
     public func serverStreaming<Request: RPCMessage, Response: RPCMessage, Result: Sendable>(

@@ -11,6 +11,13 @@ public struct ConnectionLimits: Sendable {
     /// A connection whose socket stays unwritable this long (the peer reads nothing, not even
     /// its TLS records) is closed, freeing what its calls hold; nil never closes it.
     public var writeStallTimeout: TimeAmount? = .seconds(60)
+    /// A server connection open this long (±10 % per connection) is sent GOAWAY(OK), so that
+    /// its client reconnects — perhaps to an instance added behind the load balancer since;
+    /// nil never. Its calls then have ``maxConnectionAgeGrace`` to finish.
+    public var maxConnectionAge: TimeAmount?
+    /// How long calls in flight may run after the GOAWAY of ``maxConnectionAge`` before the
+    /// connection is closed under them.
+    public var maxConnectionAgeGrace: TimeAmount = .seconds(30)
     /// Bytes a task may queue on one stream before `write` suspends.
     public var outboundHighWatermark = 256 * 1024
     /// Bytes all the tasks of one connection may queue, together, before their writes suspend:

@@ -57,6 +57,14 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var idleTimer: Scheduled<Void>?
     /// Armed while the socket is not writable (`writeStallTimeout`).
     private var writeStallTimer: Scheduled<Void>?
+    /// Server side: fires at this connection's age limit (`maxConnectionAge`, jittered).
+    private var maxAgeTimer: Scheduled<Void>?
+    /// Server side: closes the connection once the grace after the age GOAWAY is over.
+    private var maxAgeGraceTimer: Scheduled<Void>?
+    /// Where in the ±10 % spread this connection's age limit falls (-1...1).
+    private let ageJitterUnit: () -> Double
+    /// The age limit passed before the handshake ended: the GOAWAY follows the SETTINGS.
+    private var maxAgeReachedDuringHandshake = false
 
     // Flow control, connection level.
     var connectionSendWindow: Int
@@ -87,8 +95,17 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// - Parameter requiredApplicationProtocol: for a server behind TLS, the ALPN protocol the
     ///   client must have negotiated; the connection starts (sends SETTINGS) only after the TLS
     ///   handshake, and is closed without a frame if the protocol differs (docs/PROTOCOL.md §2).
-    init(role: Role, limits: ConnectionLimits, logger: Logger, requiredApplicationProtocol: String? = nil) {
+    /// - Parameter ageJitterUnit: a value in -1...1 placing this connection's age limit within
+    ///   ±10 % of `maxConnectionAge` (random unless a test chooses it).
+    init(
+        role: Role,
+        limits: ConnectionLimits,
+        logger: Logger,
+        requiredApplicationProtocol: String? = nil,
+        ageJitterUnit: @escaping () -> Double = ConnectionAgeLimit.randomUnit
+    ) {
         self.role = role
+        self.ageJitterUnit = ageJitterUnit
         if case .server = role { self.isServer = true } else { self.isServer = false }
         self.limits = limits
         self.logger = logger
@@ -153,6 +170,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             handler.logger.info("closing connection: handshake timed out")
             handler.closeConnection(code: .deadlineExceeded, message: "handshake timed out")
         }
+        self.armMaxAgeTimer(context: context)
         if self.requiredApplicationProtocol == nil {
             self.start(context: context)
         }
@@ -207,6 +225,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.idleTimer = nil
         self.writeStallTimer?.cancel()
         self.writeStallTimer = nil
+        self.maxAgeTimer?.cancel()
+        self.maxAgeTimer = nil
+        self.maxAgeGraceTimer?.cancel()
+        self.maxAgeGraceTimer = nil
         self.output.discard()
         let error = RPCError(code: .unavailable, message: "the connection was closed")
         // Queued client calls fail first, so that closing streams does not open them.
@@ -367,6 +389,10 @@ final class ConnectionHandler: ChannelInboundHandler {
         if self.isServer, self.streams.isEmpty {
             self.armIdleTimerIfNeeded()
         }
+        if self.maxAgeReachedDuringHandshake {
+            self.maxAgeReachedDuringHandshake = false
+            self.maxAgeReached()
+        }
         self.client?.ready(handler: self)
     }
 
@@ -514,7 +540,8 @@ final class ConnectionHandler: ChannelInboundHandler {
         self.logger.debug("received GOAWAY last=\(lastStreamID) code=\(code.name) \(message)")
         if let client = self.client {
             client.receivedGoAway()
-            let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)")
+            // Streams above the last id were not processed (§14): safe to send again.
+            let error = RPCError(code: .unavailable, message: "the server is shutting down (GOAWAY)", cause: CallNotStarted())
             for stream in self.streams.values where stream.id > lastStreamID {
                 self.removeStream(stream, error: error)
             }
@@ -846,12 +873,53 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     /// GOAWAY(OK) with the last accepted stream; streams in progress finish, then the
-    /// connection closes.
-    func beginGracefulShutdown() {
-        guard self.lifecycle.beginGracefulShutdown(lastStreamID: self.highestStreamID) else { return }
-        self.emit(.goAway(lastStreamID: self.highestStreamID, code: .ok, debugMessage: "server shutting down"))
+    /// connection closes. Returns false when a GOAWAY had already been sent (or it is closed).
+    @discardableResult
+    func beginGracefulShutdown(message: String = "server shutting down") -> Bool {
+        guard self.lifecycle.beginGracefulShutdown(lastStreamID: self.highestStreamID) else { return false }
+        self.emit(.goAway(lastStreamID: self.highestStreamID, code: .ok, debugMessage: message))
         self.flushNow()
         self.closeIfDrained()
+        return true
+    }
+
+    /// Counts from the TCP connection, like the handshake timeout: the age is the socket's.
+    private func armMaxAgeTimer(context: ChannelHandlerContext) {
+        guard self.isServer, self.maxAgeTimer == nil, let maxAge = self.limits.maxConnectionAge else { return }
+        let age = ConnectionAgeLimit.jittered(maxAge, unit: self.ageJitterUnit())
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        self.maxAgeTimer = context.eventLoop.scheduleTask(in: age) {
+            loopBound.value.maxAgeReached()
+        }
+    }
+
+    /// The connection is old enough to leave: GOAWAY as during draining, so the client moves
+    /// its new calls to a new connection (through the load balancer, maybe to another
+    /// instance), and the calls in flight get the grace to finish.
+    private func maxAgeReached() {
+        self.maxAgeTimer = nil
+        guard !self.lifecycle.isClosed, let eventLoop = self.eventLoop else { return }
+        guard self.started, self.lifecycle.state != .awaitingPeerSettings else {
+            // Our SETTINGS must be the first frame and the peer's must be accepted: GOAWAY
+            // after the handshake (whose own timeout bounds the wait).
+            self.maxAgeReachedDuringHandshake = true
+            return
+        }
+        self.logger.debug("connection reached its maximum age: sending GOAWAY")
+        // Already draining (server shutdown): that shutdown's own grace applies.
+        guard self.beginGracefulShutdown(message: "max connection age"), !self.lifecycle.isClosed else { return }
+        let grace = self.limits.maxConnectionAgeGrace
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        self.maxAgeGraceTimer = eventLoop.scheduleTask(in: grace) {
+            let handler = loopBound.value
+            handler.maxAgeGraceTimer = nil
+            guard !handler.lifecycle.isClosed, let context = handler.context else { return }
+            handler.logger.info("closing connection: \(handler.streams.count) calls still running at the end of the max-age grace")
+            // The GOAWAY is out; closing fails the remaining calls with UNAVAILABLE on both sides.
+            handler.flushNow()
+            handler.lifecycle.closed()
+            context.close(promise: nil)
+        }
     }
 
     private func closeIfDrained() {

@@ -165,6 +165,18 @@ extension ServerConfiguration {
                 + "a trailing `s` is allowed."
         ),
         Setting(
+            "OVA_MAX_CONNECTION_AGE_SECONDS", \.transport.maxConnectionAge, .secondsOrDisabled(0...604800), group: .transport,
+            doc: "Send GOAWAY on a connection once it is this many seconds old (±10 % per connection, so connections "
+                + "opened together do not leave together): its client reconnects for its next calls, so long-lived "
+                + "connections spread again after an instance is added behind a load balancer. `0` disables (the "
+                + "default); at most 604800 (7 days)."
+        ),
+        Setting(
+            "OVA_MAX_CONNECTION_AGE_GRACE_SECONDS", \.transport.maxConnectionAgeGrace, .seconds(0...3600), group: .transport,
+            doc: "After the GOAWAY of `OVA_MAX_CONNECTION_AGE_SECONDS`, seconds the calls in flight may run before the "
+                + "connection is closed under them (they then fail with UNAVAILABLE), 0-3600."
+        ),
+        Setting(
             "OVA_THREADS", \.transport.eventLoopThreads, .threads, group: .transport,
             doc: "Event loop threads: `auto` (the number of CPU cores) or 1-1024."
         ),

@@ -81,6 +81,12 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var writeStallTimeout: Duration?
         /// `OVA_SHUTDOWN_GRACE_SECONDS`: how long in-flight calls may finish after SIGTERM.
         public var shutdownGracePeriod: Duration
+        /// `OVA_MAX_CONNECTION_AGE_SECONDS`: connections older than this (±10 %) are sent
+        /// GOAWAY so clients spread again over the instances; nil never.
+        public var maxConnectionAge: Duration?
+        /// `OVA_MAX_CONNECTION_AGE_GRACE_SECONDS`: how long calls in flight may finish after
+        /// the age GOAWAY.
+        public var maxConnectionAgeGrace: Duration
         /// `OVA_THREADS`.
         public var eventLoopThreads: EventLoopThreads
         /// `OVA_TASKS_ON_EVENT_LOOPS`: run Swift concurrency's tasks on the event loops (no
@@ -102,6 +108,8 @@ public struct ServerConfiguration: Sendable, Equatable {
                 handshakeTimeout: Duration(limits.handshakeTimeout),
                 writeStallTimeout: limits.writeStallTimeout.map(Duration.init),
                 shutdownGracePeriod: Duration(RPCServer.Configuration.defaultShutdownGracePeriod),
+                maxConnectionAge: limits.maxConnectionAge.map(Duration.init),
+                maxConnectionAgeGrace: Duration(limits.maxConnectionAgeGrace),
                 eventLoopThreads: .automatic,
                 tasksOnEventLoops: true,
                 allowedOrigins: []
@@ -117,6 +125,8 @@ public struct ServerConfiguration: Sendable, Equatable {
             limits.idleTimeout = idleTimeout.map(TimeAmount.init)
             limits.handshakeTimeout = TimeAmount(handshakeTimeout)
             limits.writeStallTimeout = writeStallTimeout.map(TimeAmount.init)
+            limits.maxConnectionAge = maxConnectionAge.map(TimeAmount.init)
+            limits.maxConnectionAgeGrace = TimeAmount(maxConnectionAgeGrace)
             return limits
         }
     }

@@ -5,7 +5,10 @@ import OvaRPC
 
 /// Connection and call flags shared by every subcommand.
 struct ClientOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Server address host:port (env OVA_ADDR).", valueName: "host:port"))
+    @Option(name: .long, help: ArgumentHelp(
+        "Server address host:port, or several separated by commas (instances of one service; new connections go to them in turn, skipping dead ones) (env OVA_ADDR).",
+        valueName: "host:port[,host:port...]"
+    ))
     var addr: String = ProcessInfo.processInfo.environment["OVA_ADDR"] ?? "127.0.0.1:7443"
 
     @Option(name: .long, help: ArgumentHelp("PEM file of certificates to trust, e.g. the server's data/dev-cert.pem (env OVA_CA).", valueName: "file"))
@@ -30,7 +33,7 @@ struct ClientOptions: ParsableArguments {
     var key: String?
 
     func validate() throws {
-        _ = try self.hostAndPort()
+        _ = try self.endpoints()
         guard self.timeout > 0 else { throw ValidationError("--timeout must be positive") }
         for entry in self.header where !entry.contains("=") {
             throw ValidationError("--header \(entry): expected key=value")
@@ -48,15 +51,15 @@ struct ClientOptions: ParsableArguments {
         self.ca ?? ProcessInfo.processInfo.environment["OVA_CA"]
     }
 
-    func hostAndPort() throws -> (String, Int) {
-        guard let address = RPCChannel.Configuration.parseAddress(self.addr) else {
-            throw ValidationError("--addr \(self.addr): expected host:port")
+    func endpoints() throws -> [RPCChannel.Configuration.Endpoint] {
+        guard let endpoints = RPCChannel.Configuration.parseAddresses(self.addr) else {
+            throw ValidationError("--addr \(self.addr): expected host:port, or host:port,host:port,...")
         }
-        return address
+        return endpoints
     }
 
     func makeChannel() throws -> RPCChannel {
-        let (host, port) = try self.hostAndPort()
+        let endpoints = try self.endpoints()
         let trust: ClientTLSConfiguration.Trust
         if self.insecure {
             trust = .insecureNoVerification
@@ -71,7 +74,7 @@ struct ClientOptions: ParsableArguments {
         }
         let tls = ClientTLSConfiguration(trust: trust, serverHostname: self.serverName, certificateChainPath: self.cert, privateKeyPath: self.key)
         do {
-            return try RPCChannel(configuration: .init(host: host, port: port, tls: tls))
+            return try RPCChannel(configuration: .init(endpoints: endpoints, tls: tls))
         } catch is NIOSSLError, is BoringSSLError {
             // The files exist but are not what TLS needs (no PEM certificate, a key that does not
             // parse); BoringSSL's error stack would not say which file.

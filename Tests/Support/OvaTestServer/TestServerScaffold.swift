@@ -73,14 +73,24 @@ public struct RouterTestServer: RunningTestServer {
     public let certificatePath: String
     public let directory: URL
 
+    /// - Parameter sharingCertificateWith: a server whose development certificate and key this
+    ///   one serves too, so one trusted certificate covers both (instances of one service).
     public static func start(
         router: RPCRouter,
         limits: ConnectionLimits = ConnectionLimits(),
         grace: TimeAmount = .seconds(5),
-        logger: Logger = Logger(label: "ova.test")
+        logger: Logger = Logger(label: "ova.test"),
+        sharingCertificateWith other: RouterTestServer? = nil
     ) async throws -> RouterTestServer {
         let directory = try TestServerSetup.makeDataDirectory(prefix: "ova-test")
         do {
+            if let other {
+                for name in [DevelopmentCertificate.certificateFileName, DevelopmentCertificate.keyFileName] {
+                    try FileManager.default.copyItem(
+                        at: other.directory.appendingPathComponent(name), to: directory.appendingPathComponent(name)
+                    )
+                }
+            }
             let configuration = try TestServerSetup.configuration(dataDirectory: directory)
             let tls = try TLSMaterial.resolve(configuration: configuration, logger: logger)
             var rpcConfiguration = RPCServer.Configuration(host: "127.0.0.1", port: 0, tls: try tls.makeServerTLSConfiguration())

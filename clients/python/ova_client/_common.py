@@ -4,6 +4,7 @@ from __future__ import annotations
 import collections
 import errno
 import math
+import random
 import socket
 import ssl
 import time
@@ -94,7 +95,90 @@ def timeout_us(deadline: Optional[float]) -> int:
 
 
 def error_from(end: StreamEnded) -> OvaError:
-    return OvaError(end.code, end.message, parse_error_details(end.details), end.metadata, end.details)
+    error = OvaError(end.code, end.message, parse_error_details(end.details), end.metadata, end.details)
+    error.not_started = end.not_started
+    return error
+
+
+# How many connections a unary call the server did not start may try: more than one GOAWAY in
+# a row means the servers are going away faster than calls can be placed.
+NOT_STARTED_ATTEMPTS = 3
+
+Address = Tuple[str, int]
+AddressesLike = Union[str, Iterable[Union[str, Address]]]
+
+
+def parse_address(text: str) -> Address:
+    """``host:port``, ``[ipv6]:port`` or ``:port`` (127.0.0.1), as ``ova --addr`` takes them."""
+    host, sep, port_text = text.strip().rpartition(":")
+    if not sep or not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: expected host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return (host or "127.0.0.1", int(port_text))
+
+
+def parse_addresses(addresses: AddressesLike) -> List[Address]:
+    """A comma-separated string (``"a:7443,b:7443"``, like ``OVA_ADDR``) or a list of
+    ``host:port`` strings and ``(host, port)`` pairs."""
+    items = addresses.split(",") if isinstance(addresses, str) else list(addresses)
+    parsed = [parse_address(item) if isinstance(item, str) else (str(item[0]), int(item[1])) for item in items]
+    if not parsed:
+        raise ValueError("no server address")
+    return parsed
+
+
+class EndpointRotation:
+    """Which address the next connection goes to: round robin from a random start (so clients
+    reconnecting after a GOAWAY spread over the servers), skipping addresses that failed to
+    connect moments ago. Each failure doubles an address's pause (``base`` up to ``maximum``
+    seconds); a connection that comes up clears it. Times are arguments (``time.monotonic()``)."""
+
+    def __init__(self, count: int, start: Optional[int] = None, base: float = 0.1, maximum: float = 2.0) -> None:
+        self.count = count
+        self.base, self.maximum = base, max(base, maximum)
+        self._next = (random.randrange(count) if start is None else start % count) if count else 0
+        self._pauses: Dict[int, Tuple[float, int]] = {}  # index -> (until, failures)
+
+    def next(self, now: float, excluding: Iterable[int] = ()) -> Optional[Tuple[int, Optional[float]]]:
+        """(index, None) for the next address in turn that is not pausing and not excluded (the
+        ones this connection attempt tried); when all of those pause, (index, when its pause
+        ends) for the one that ends first; None when every address was tried."""
+        excluded = set(excluding)
+        earliest: Optional[Tuple[int, float]] = None
+        for offset in range(self.count):
+            index = (self._next + offset) % self.count
+            if index in excluded:
+                continue
+            pause = self._pauses.get(index)
+            if pause is None or pause[0] <= now:
+                self._next = (index + 1) % self.count
+                return index, None
+            if earliest is None or pause[0] < earliest[1]:
+                earliest = (index, pause[0])
+        if earliest is None:
+            return None
+        self._next = (earliest[0] + 1) % self.count
+        return earliest
+
+    def failed(self, index: int, now: float) -> None:
+        failures = self._pauses.get(index, (0.0, 0))[1] + 1
+        self._pauses[index] = (now + min(self.maximum, self.base * 2 ** min(failures - 1, 20)), failures)
+
+    def connected(self, index: int) -> None:
+        self._pauses.pop(index, None)
+
+
+def address_text(address: Address) -> str:
+    host, port = address
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def no_address_answered(failures: List[OvaError]) -> OvaError:
+    """The error of a connection attempt over several addresses that all failed."""
+    if len(failures) == 1:
+        return failures[0]
+    return OvaError(StatusCode.UNAVAILABLE, "no server address answered: " + "; ".join(f.message for f in failures))
 
 
 def parse(response_type: Any, data: bytes) -> Any:

@@ -9,8 +9,9 @@ from typing import Any, AsyncIterable, AsyncIterator, Dict, Iterable, List, Opti
 
 from . import wire
 from ._common import (
-    USER_AGENT, CallCore, MetadataLike, connect_failure, deadline_from, deliver, make_ssl_context, normalize_metadata, parse,
-    serialize, timeout_us,
+    NOT_STARTED_ATTEMPTS, USER_AGENT, AddressesLike, CallCore, EndpointRotation, MetadataLike, connect_failure,
+    deadline_from, deliver, make_ssl_context, no_address_answered, normalize_metadata, parse, parse_addresses, serialize,
+    timeout_us,
 )
 from .protocol import ClientProtocol, ConnectionClosed, PingAcked
 from .status import OvaError, StatusCode
@@ -237,13 +238,19 @@ class AsyncCall(CallCore):
 
 
 class AsyncChannel:
-    """A connection to an OVA server with the asyncio API (connects on first use)."""
+    """A connection to an OVA server with the asyncio API (connects on first use).
 
-    def __init__(self, host: str = "127.0.0.1", port: int = wire.DEFAULT_PORT, *, ca: Optional[str] = None,
+    ``addresses`` (several instances of one service) and reconnection work as for :class:`Channel`.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = wire.DEFAULT_PORT, *, addresses: Optional[AddressesLike] = None,
+                 ca: Optional[str] = None,
                  ssl_context: Optional[ssl.SSLContext] = None, server_hostname: Optional[str] = None,
                  insecure: bool = False, metadata: MetadataLike = None, settings: Optional[wire.Settings] = None,
                  connect_timeout: float = 10.0, check_local_limits: bool = True) -> None:
-        self.host, self.port = host, port
+        self.addresses = parse_addresses(addresses) if addresses is not None else [(host, port)]
+        self.host, self.port = self.addresses[0]
+        self._rotation = EndpointRotation(len(self.addresses))
         self._ctx = ssl_context or make_ssl_context(ca, insecure=insecure)
         self._server_hostname = server_hostname
         self.metadata = normalize_metadata([("user-agent", USER_AGENT)], metadata)
@@ -261,9 +268,35 @@ class AsyncChannel:
             if self._closed:
                 raise OvaError(StatusCode.UNAVAILABLE, "channel closed")
             if self._conn is None or not self._conn.usable():
-                self._conn = await _AsyncConnection.open(self.host, self.port, self._ctx, self._server_hostname,
-                                                         self._settings, self._check, self._connect_timeout)
+                self._conn = await self._connect_any()
             return self._conn
+
+    async def _connect_any(self) -> _AsyncConnection:
+        """As :meth:`Channel._connect_any`: each address at most once, in turn, after waiting out
+        the shortest pause when every address failed moments ago."""
+        tried: set = set()
+        failures: List[OvaError] = []
+        while True:
+            attempt = self._rotation.next(time.monotonic(), tried)
+            if attempt is None:
+                break
+            index, not_before = attempt
+            if not_before is not None:
+                if tried:
+                    break
+                await asyncio.sleep(max(0.0, not_before - time.monotonic()))
+            tried.add(index)
+            host, port = self.addresses[index]
+            try:
+                conn = await _AsyncConnection.open(host, port, self._ctx, self._server_hostname, self._settings,
+                                                   self._check, self._connect_timeout)
+            except OvaError as e:
+                self._rotation.failed(index, time.monotonic())
+                failures.append(e)
+                continue
+            self._rotation.connected(index)
+            return conn
+        raise no_address_answered(failures)
 
     async def connect(self) -> "AsyncChannel":
         await self._connection()
@@ -286,9 +319,17 @@ class AsyncChannel:
         return call
 
     async def unary(self, path: str, request: Any, response_type: Any = None, **kw: Any) -> Any:
-        async with await self.open(path, response_type, **kw) as call:
-            await call.send(request, end=True)
-            return await call.result()
+        attempt = 1
+        while True:
+            try:
+                async with await self.open(path, response_type, **kw) as call:
+                    await call.send(request, end=True)
+                    return await call.result()
+            except OvaError as e:
+                # The server never saw it (a GOAWAY won the race): the next connection may.
+                if not e.not_started or attempt == NOT_STARTED_ATTEMPTS:
+                    raise
+                attempt += 1
 
     async def server_stream(self, path: str, request: Any, response_type: Any = None, **kw: Any) -> AsyncCall:
         call = await self.open(path, response_type, **kw)

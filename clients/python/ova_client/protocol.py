@@ -26,6 +26,8 @@ class StreamEnded:
     details: bytes = b""
     metadata: Metadata = field(default_factory=list)
     from_trailers: bool = False
+    # The server did not process the call (its id is above the GOAWAY's last stream id, §14).
+    not_started: bool = False
 
 
 @dataclass
@@ -144,10 +146,12 @@ class ClientProtocol:
     # ---- calls ----------------------------------------------------------------------------
 
     def open_stream(self, path: str, timeout_us: int, metadata: Metadata, end_stream: bool = False) -> int:
-        if self.closed is not None:
-            raise OvaError(StatusCode.UNAVAILABLE, f"connection closed: {self.closed.message}")
-        if self.goaway is not None:
-            raise OvaError(StatusCode.UNAVAILABLE, "connection is going away")
+        if self.closed is not None or self.goaway is not None:
+            # Nothing was sent: the call may go on another connection.
+            message = f"connection closed: {self.closed.message}" if self.closed is not None else "connection is going away"
+            error = OvaError(StatusCode.UNAVAILABLE, message)
+            error.not_started = True
+            raise error
         if self.peer is None:
             raise RuntimeError("open_stream before the server's SETTINGS")
         if self._next_id > wire.MAX_WINDOW:
@@ -280,13 +284,13 @@ class ClientProtocol:
                 return
 
     def _end(self, s: _Stream, events: list, code: int, message: str, details: bytes = b"",
-             metadata: Optional[Metadata] = None, from_trailers: bool = False) -> None:
+             metadata: Optional[Metadata] = None, from_trailers: bool = False, not_started: bool = False) -> None:
         s.ended = True
         s.pending.clear()
         s.pending_bytes = 0
         s.fragment_bytes = 0
         s.fragments = []
-        events.append(StreamEnded(s.id, code, message, details, metadata or [], from_trailers))
+        events.append(StreamEnded(s.id, code, message, details, metadata or [], from_trailers, not_started))
 
     def fail_connection(self, code: int, message: str, send_goaway: bool = True) -> List[object]:
         """Ends the connection; every open call ends with UNAVAILABLE."""
@@ -345,7 +349,8 @@ class ClientProtocol:
             events.append(self.goaway)
             for s in list(self._streams.values()):
                 if s.id > f.last_stream_id and not s.ended:
-                    self._end(s, events, StatusCode.UNAVAILABLE, "not processed: the server is going away")
+                    self._end(s, events, StatusCode.UNAVAILABLE, "not processed: the server is going away",
+                              not_started=True)
             return
         if isinstance(f, wire.UnknownFrame):
             return

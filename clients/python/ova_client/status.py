@@ -52,7 +52,11 @@ class OvaError(Exception):
 
     ``code`` is a :class:`StatusCode`, ``message`` the status message, ``details`` the parsed
     ``ova.v1.ErrorDetails`` (or None), ``trailing_metadata`` the trailers' metadata.
+    ``not_started`` is True when the server did not process the call (it crossed the server's
+    GOAWAY, or its connection was closing before it was sent): it is safe to send again.
     """
+
+    not_started = False
 
     def __init__(
         self,

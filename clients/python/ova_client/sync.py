@@ -16,8 +16,9 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional
 
 from . import wire
 from ._common import (
-    USER_AGENT, CallCore, MetadataLike, check_alpn, connect_failure, deadline_from, deliver, make_ssl_context,
-    normalize_metadata, parse, serialize, timeout_us,
+    NOT_STARTED_ATTEMPTS, USER_AGENT, AddressesLike, CallCore, EndpointRotation, MetadataLike, check_alpn,
+    connect_failure, deadline_from, deliver, make_ssl_context, no_address_answered, normalize_metadata, parse,
+    parse_addresses, serialize, timeout_us,
 )
 from .protocol import ClientProtocol, ConnectionClosed, GoAwayReceived, PingAcked
 from .status import OvaError, StatusCode
@@ -283,13 +284,23 @@ class Channel:
 
     ``Channel("127.0.0.1", 7443, ca="data/dev-cert.pem")``; ``metadata`` is sent with every call
     (e.g. ``[("authorization", "Bearer ...")]``).
+
+    ``addresses="a:7443,b:7443"`` (or a list of ``host:port`` / ``(host, port)``) names several
+    instances of one service instead of ``host``/``port``: each new connection goes to the next
+    address in turn from a random start, skipping addresses that failed to connect moments ago.
+    A new connection is made when the current one got GOAWAY or was lost; calls in flight on a
+    lost connection fail with UNAVAILABLE, and a unary call the server did not start (it
+    crossed a GOAWAY) is sent again on the new connection.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = wire.DEFAULT_PORT, *, ca: Optional[str] = None,
+    def __init__(self, host: str = "127.0.0.1", port: int = wire.DEFAULT_PORT, *, addresses: Optional[AddressesLike] = None,
+                 ca: Optional[str] = None,
                  ssl_context: Optional[ssl.SSLContext] = None, server_hostname: Optional[str] = None,
                  insecure: bool = False, metadata: MetadataLike = None, settings: Optional[wire.Settings] = None,
                  connect_timeout: float = 10.0, check_local_limits: bool = True) -> None:
-        self.host, self.port = host, port
+        self.addresses = parse_addresses(addresses) if addresses is not None else [(host, port)]
+        self.host, self.port = self.addresses[0]
+        self._rotation = EndpointRotation(len(self.addresses))
         self._ctx = ssl_context or make_ssl_context(ca, insecure=insecure)
         self._server_hostname = server_hostname
         self.metadata = normalize_metadata([("user-agent", USER_AGENT)], metadata)
@@ -305,9 +316,35 @@ class Channel:
             if self._closed:
                 raise OvaError(StatusCode.UNAVAILABLE, "channel closed")
             if self._conn is None or not self._conn.usable():
-                self._conn = _Connection(self.host, self.port, self._ctx, self._server_hostname, self._settings,
-                                         self._check, self._connect_timeout)
+                self._conn = self._connect_any()
             return self._conn
+
+    def _connect_any(self) -> _Connection:
+        """The next address in turn, then the following ones: each at most once, so a call never
+        spins over dead servers; when all failed moments ago, first waits out the shortest pause."""
+        tried: set = set()
+        failures: List[OvaError] = []
+        while True:
+            attempt = self._rotation.next(time.monotonic(), tried)
+            if attempt is None:
+                break
+            index, not_before = attempt
+            if not_before is not None:
+                if tried:
+                    break
+                time.sleep(max(0.0, not_before - time.monotonic()))
+            tried.add(index)
+            host, port = self.addresses[index]
+            try:
+                conn = _Connection(host, port, self._ctx, self._server_hostname, self._settings, self._check,
+                                   self._connect_timeout)
+            except OvaError as e:
+                self._rotation.failed(index, time.monotonic())
+                failures.append(e)
+                continue
+            self._rotation.connected(index)
+            return conn
+        raise no_address_answered(failures)
 
     @property
     def peer_settings(self) -> Optional[wire.Settings]:
@@ -336,9 +373,17 @@ class Channel:
         return call
 
     def unary(self, path: str, request: Any, response_type: Any = None, **kw: Any) -> Any:
-        with self.open(path, response_type, **kw) as call:
-            call.send(request, end=True)
-            return call.result()
+        attempt = 1
+        while True:
+            try:
+                with self.open(path, response_type, **kw) as call:
+                    call.send(request, end=True)
+                    return call.result()
+            except OvaError as e:
+                # The server never saw it (a GOAWAY won the race): the next connection may.
+                if not e.not_started or attempt == NOT_STARTED_ATTEMPTS:
+                    raise
+                attempt += 1
 
     def server_stream(self, path: str, request: Any, response_type: Any = None, **kw: Any) -> Call:
         call = self.open(path, response_type, **kw)

@@ -70,9 +70,14 @@ class Server:
         return self.process.returncode
 
 
-def start_server(with_admin: bool = False, **env_overrides: str) -> Server:
+def start_server(with_admin: bool = False, certificate_from: "Server | None" = None, **env_overrides: str) -> Server:
+    """``certificate_from``: a server whose development certificate and key this one serves too
+    (instances of one service behind one trusted certificate)."""
     binary = server_binary()
     data = pathlib.Path(tempfile.mkdtemp(prefix="ova-pytest-"))
+    if certificate_from is not None:
+        for name in ("dev-cert.pem", "dev-key.pem"):
+            shutil.copy2(certificate_from.data_dir / name, data / name)
     port = free_port()
     log = data / "server.log"
     env = dict(os.environ, OVA_DATA_DIR=str(data), **env_overrides)
