@@ -89,11 +89,12 @@ struct MariaDBBackendTests {
                 }
                 let first = try await connectionID()
                 try await database.server.runAsRoot("KILL \(first);")
-                // The pooled connection was used a moment ago, so it is not pinged: the call
-                // meets the closed socket and fails; the connection is dropped with it.
+                // Used less than a second ago, the pooled connection is not pinged: the call meets
+                // the closed socket and fails UNAVAILABLE. (On a loaded machine the KILL may take
+                // longer than that; then the ping finds the connection dead and the call runs on
+                // a new one.) Either way the killed connection is never used again.
                 do {
                     _ = try await store.admins.count()
-                    Issue.record("expected the killed connection's call to fail")
                 } catch {
                     guard case StoreError.unavailable = error else {
                         Issue.record("unexpected \(error)")
