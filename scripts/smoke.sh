@@ -172,7 +172,7 @@ status=0
 status=0
 DB_HOST=db.example DB_USER=ova DB_NAME=ova "$bin/ova-server" backup --to "$data/ova.sql" >/dev/null 2>"$data/backup.err" \
   || status=$?
-[ $status -eq 64 ] && grep -q "mariadb-dump --single-transaction --routines --events -h db.example -u ova -p ova" "$data/backup.err" \
+[ $status -eq 64 ] && grep -q "mariadb-dump --single-transaction --routines --events -h db.example -P 3306 -u ova -p ova" "$data/backup.err" \
   || fail "backup with DB_HOST set exited $status: $(cat "$data/backup.err")"
 [ ! -e "$data/ova.sql" ] || fail "backup with DB_HOST set wrote a file"
 echo "smoke: ova-server backup while serving (0600, integrity ok, administrator present); refusals: existing file, no database, MariaDB"
