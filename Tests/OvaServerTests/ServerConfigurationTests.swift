@@ -39,6 +39,7 @@ struct ServerConfigurationTests {
         #expect(config.environment == .development)
         #expect(config.transport.listen.host == "127.0.0.1")
         #expect(config.transport.listen.port == 7443)
+        #expect(config.transport.adminListen == nil)
         #expect(config.transport.listen.description == "127.0.0.1:7443")
         let expectedDataDirectory = URL(fileURLWithPath: FileManager.default.currentDirectoryPath + "/data")
             .standardizedFileURL.path
@@ -90,6 +91,7 @@ struct ServerConfigurationTests {
             "JWT_SECRET_KEY": "0123456789abcdef0123456789abcdef-prod",
             "ACCESS_TOKEN_EXPIRE_MINUTES": "45",
             "OVA_PUBLIC_RATE_PER_MINUTE": "7",
+            "OVA_ADMIN_LISTEN": "127.0.0.1:9090",
         ])
         #expect(config.environment == .production)
         #expect(config.isProduction)
@@ -115,6 +117,7 @@ struct ServerConfigurationTests {
         #expect(config.transport.connectionLimits.maxConnectionAgeGrace == .seconds(5))
         #expect(config.transport.eventLoopThreads == .count(3))
         #expect(config.transport.tasksOnEventLoops == false)
+        #expect(config.transport.adminListen == ServerConfiguration.ListenAddress(host: "127.0.0.1", port: 9090))
         #expect(config.storage.databasePath == "/var/lib/ova/db/ova.sqlite3")
         #expect(config.storage.effectiveDatabasePath == "/var/lib/ova/db/ova.sqlite3")
         #expect(config.auth.jwtSecret == Array("0123456789abcdef0123456789abcdef-prod".utf8))
@@ -134,7 +137,7 @@ struct ServerConfigurationTests {
             "OVA_MAX_CONNECTIONS", "OVA_IDLE_TIMEOUT_SECONDS", "OVA_HANDSHAKE_TIMEOUT_SECONDS",
             "OVA_WRITE_STALL_TIMEOUT_SECONDS", "OVA_SHUTDOWN_GRACE_SECONDS",
             "OVA_MAX_CONNECTION_AGE_SECONDS", "OVA_MAX_CONNECTION_AGE_GRACE_SECONDS", "OVA_THREADS", "OVA_TASKS_ON_EVENT_LOOPS",
-            "ALLOWED_ORIGINS",
+            "ALLOWED_ORIGINS", "OVA_ADMIN_LISTEN",
             "OVA_TLS_CERT", "OVA_TLS_KEY", "OVA_TLS_CLIENT_CA",
             "OVA_DATA_DIR", "OVA_DB_PATH", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_PASSWORD_FILE", "DB_NAME",
             "OVA_DATABASE_URL", "DB_SSL_MODE", "DB_SSL_CA", "DB_SSL_DISABLED", "OVA_DB_POOL_SIZE", "OVA_DB_POOL_TIMEOUT_SECONDS",

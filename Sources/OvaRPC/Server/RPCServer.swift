@@ -25,6 +25,11 @@ public final class RPCServer: Sendable {
         public var maxConnections = Self.defaultMaxConnections
         /// How long in-flight calls may run after a graceful shutdown starts.
         public var shutdownGracePeriod = Self.defaultShutdownGracePeriod
+        /// Told about every finished call (metrics); nil costs nothing per call.
+        public var callObserver: (any ServerCallObserver)?
+        /// Count the bytes each connection reads and writes into ``ServerMetrics`` (one more
+        /// handler in every connection's pipeline, so only when something reads them).
+        public var countsBytes = false
 
         /// The default of ``maxConnections``, for configuration layers that document it.
         public static let defaultMaxConnections = 20_000
@@ -151,10 +156,14 @@ public final class RPCServer: Sendable {
             connectionID: connectionID,
             peerAddress: peer,
             callLogger: self.logger,
-            metrics: self.metrics
+            metrics: self.metrics,
+            observer: self.configuration.callObserver
         )
         do {
             let sync = channel.pipeline.syncOperations
+            if self.configuration.countsBytes {
+                try sync.addHandler(ByteCountingHandler(metrics: self.metrics))
+            }
             try sync.addHandler(NIOSSLServerHandler(context: sslContext))
             try sync.addHandler(ConnectionHandler(
                 role: .server(dispatcher),
@@ -175,6 +184,17 @@ public final class RPCServer: Sendable {
         let value = UInt64.random(in: 0...UInt64.max)
         let hex = String(value, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// True once a graceful shutdown has begun (and after the server stopped): a load balancer
+    /// should send it no new connections.
+    public var isDraining: Bool {
+        self.state.withLock { state in
+            switch state {
+            case .idle, .running: return false
+            case .shuttingDown, .stopped: return true
+            }
+        }
     }
 
     /// Stops accepting connections and sends GOAWAY on every open one; calls in progress

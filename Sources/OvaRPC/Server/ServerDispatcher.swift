@@ -14,19 +14,36 @@ final class ServerDispatcher: Sendable {
     let peerAddress: String
     let callLogger: Logger
     let metrics: ServerMetrics
+    let observer: (any ServerCallObserver)?
 
-    init(router: RPCRouter, connectionID: String, peerAddress: String, callLogger: Logger, metrics: ServerMetrics) {
+    init(
+        router: RPCRouter, connectionID: String, peerAddress: String, callLogger: Logger, metrics: ServerMetrics,
+        observer: (any ServerCallObserver)? = nil
+    ) {
         self.router = router
         self.connectionID = connectionID
         self.peerAddress = peerAddress
         self.callLogger = callLogger
         self.metrics = metrics
+        self.observer = observer
     }
 
     /// Logs the end of a call whose stream is being removed (counted once per stream).
     func callEnded(stream: StreamState, code: StatusCode, message: String, now: @autoclosure () -> NIODeadline) {
         self.metrics.callEnded()
-        self.log(path: stream.path, streamID: stream.id, code: code, message: message, openedAt: stream.openedAt, now: now())
+        self.finished(path: stream.path, streamID: stream.id, code: code, message: message, openedAt: stream.openedAt, now: now())
+    }
+
+    /// Tells the observer, then logs: every call, run or refused, ends here once.
+    func finished(path: String, streamID: UInt32, code: StatusCode, message: String, openedAt: NIODeadline, now: @autoclosure () -> NIODeadline) {
+        if let observer = self.observer {
+            let end = now()
+            let nanoseconds = (end - openedAt).nanoseconds
+            observer.callFinished(path: path, code: code, duration: .nanoseconds(nanoseconds))
+            self.log(path: path, streamID: streamID, code: code, message: message, openedAt: openedAt, now: end)
+        } else {
+            self.log(path: path, streamID: streamID, code: code, message: message, openedAt: openedAt, now: now())
+        }
     }
 
     /// The access log: successful calls at debug, failures at info, server faults at warning.
@@ -67,7 +84,7 @@ extension ConnectionHandler {
 
         func reject(_ code: StatusCode, _ message: String) {
             self.emit(.trailers(streamID: streamID, Trailers(code: code, message: message)))
-            server.log(path: headers.path, streamID: streamID, code: code, message: message, openedAt: now, now: now)
+            server.finished(path: headers.path, streamID: streamID, code: code, message: message, openedAt: now, now: now)
         }
         if !self.lifecycle.acceptsNewStreams {
             return reject(.unavailable, "the server is shutting down")

@@ -21,6 +21,10 @@ public enum OvaServerApp {
         public let accounts: AccountServices
         public let multimodal: MultimodalServices
         public let tls: TLSMaterial
+        /// The health and metrics listener (`OVA_ADMIN_LISTEN`); nil when off.
+        public let admin: AdminListener?
+        /// The Prometheus metrics; nil when the admin listener is off.
+        public let operatorMetrics: OperatorMetrics?
 
         /// NOT_SERVING to health watchers, then GOAWAY and drain.
         public func beginGracefulShutdown() {
@@ -31,9 +35,11 @@ public enum OvaServerApp {
             self.server.beginGracefulShutdown()
         }
 
-        /// Waits for the server to stop, then closes the database.
+        /// Waits for the server to stop, then closes the admin listener (which answers 503 on
+        /// `/readyz` while the server drains) and the database.
         public func waitUntilStopped() async {
             await self.server.waitUntilStopped()
+            await self.admin?.close()
             await self.accounts.close()
         }
     }
@@ -61,6 +67,13 @@ public enum OvaServerApp {
         let accounts = try await AccountServices.open(configuration: configuration, logger: logger, passwordHasher: passwordHasher)
         let multimodal = await MultimodalServices.start(configuration: configuration, logger: logger)
         let services = ServiceRegistry(accounts: accounts, multimodal: multimodal, configuration: configuration)
+        var operatorMetrics: OperatorMetrics?
+        if configuration.transport.adminListen != nil {
+            let metrics = OperatorMetrics(methods: services.router.registeredMethods.map(\.path))
+            rpcConfiguration.callObserver = metrics.calls
+            rpcConfiguration.countsBytes = true
+            operatorMetrics = metrics
+        }
         let server = RPCServer(
             configuration: rpcConfiguration,
             router: services.router,
@@ -86,7 +99,32 @@ public enum OvaServerApp {
             throw error
         }
         multimodal.metrics.set(server.metrics)
-        return Running(server: server, address: address, services: services, accounts: accounts, multimodal: multimodal, tls: tls)
+        var admin: AdminListener?
+        if let listen = configuration.transport.adminListen, let operatorMetrics {
+            operatorMetrics.attach(.init(server: server.metrics, database: accounts.store.database, providers: multimodal.providers))
+            do {
+                admin = try await AdminListener.start(
+                    host: listen.host, port: listen.port,
+                    endpoints: .serving(server: server, metrics: operatorMetrics, logger: logger),
+                    logger: logger, eventLoopGroup: eventLoopGroup
+                )
+            } catch {
+                await server.shutdownGracefully()
+                await accounts.close()
+                if let error = error as? IOError, error.errnoCode == EADDRINUSE || error.errnoCode == EACCES {
+                    let reason = error.errnoCode == EADDRINUSE ? "the address is already in use" : "permission denied (ports below 1024 need privileges)"
+                    throw ConfigurationError(
+                        kind: .invalidValue, variable: "OVA_ADMIN_LISTEN", value: listen.description,
+                        message: "cannot listen on \(listen) for the admin endpoints: \(reason); choose another address with OVA_ADMIN_LISTEN"
+                    )
+                }
+                throw error
+            }
+        }
+        return Running(
+            server: server, address: address, services: services, accounts: accounts, multimodal: multimodal, tls: tls,
+            admin: admin, operatorMetrics: operatorMetrics
+        )
     }
 
     /// The effective configuration at info level, one line per group; secrets only as set/unset.
@@ -124,6 +162,9 @@ public enum OvaServerApp {
                 metadata: ["certificate": "\(running.tls.certificatePath)", "sha256": "\(running.tls.fingerprint)"]
             )
         }
+        if let admin = running.admin {
+            logger.notice("admin endpoints listening (plain HTTP: /healthz /readyz /metrics)", metadata: ["address": "\(admin.address)"])
+        }
         let methods = running.services.router.registeredMethods
         logger.notice(
             "ova-server listening",
@@ -151,6 +192,7 @@ public enum OvaServerApp {
         let maintenance = Task { await running.accounts.runMaintenance(logger: logger) }
         await running.server.waitUntilStopped()
         maintenance.cancel()
+        await running.admin?.close()
         await running.accounts.close()
         signals.cancel()
         if ownsGroup {

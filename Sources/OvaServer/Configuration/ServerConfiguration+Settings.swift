@@ -191,6 +191,13 @@ extension ServerConfiguration {
             availability: .notUsedYet("browsers reach OVA only when gRPC-Web lands; until then no origin is checked or allowed"),
             doc: "Comma-separated browser origins allowed to call the server (the original's CORS list)."
         ),
+        Setting(
+            "OVA_ADMIN_LISTEN", \.transport.adminListen, .optionalListenAddress, group: .transport,
+            doc: "Address of the operators' plain-HTTP listener (`host:port`, as `OVA_LISTEN`): `GET /healthz`, `/readyz` "
+                + "(503 while draining or when the database does not answer) and `/metrics` (Prometheus). Unset (the "
+                + "default): no listener and no metrics kept. No TLS and no authentication: bind it to loopback "
+                + "(`127.0.0.1:9090`) or a private network that only the load balancer and Prometheus reach."
+        ),
 
         // MARK: TLS
         Setting(

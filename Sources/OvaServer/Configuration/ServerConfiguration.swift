@@ -94,6 +94,8 @@ public struct ServerConfiguration: Sendable, Equatable {
         public var tasksOnEventLoops: Bool
         /// `ALLOWED_ORIGINS`: browser origins; accepted but not used until gRPC-Web exists.
         public var allowedOrigins: [String]
+        /// `OVA_ADMIN_LISTEN`: the plain-HTTP health and metrics listener; nil (the default) is off.
+        public var adminListen: ListenAddress? = nil
 
         /// The defaults of ``ConnectionLimits`` and ``RPCServer/Configuration``.
         public static var defaults: Transport {

@@ -75,6 +75,19 @@ extension SettingParser where Value == ServerConfiguration.ListenAddress {
     }
 }
 
+extension SettingParser where Value == ServerConfiguration.ListenAddress? {
+    /// An optional ``listenAddress``; empty text is unset.
+    static var optionalListenAddress: SettingParser {
+        SettingParser(
+            parse: { text, variable, _ throws(ConfigurationError) in
+                if SettingText.isBlank(text) { return nil }
+                return try SettingText.parseListen(text, variable: variable)
+            },
+            format: { $0?.description }
+        )
+    }
+}
+
 extension SettingParser where Value == String {
     /// A path that must be set; see ``SettingText/parsePath(_:variable:context:)``.
     static var path: SettingParser {
