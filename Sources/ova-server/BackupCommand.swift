@@ -133,13 +133,11 @@ struct MariaDBBackupAdvice {
         }
         let user = connection.user
         let database = connection.database
-        let variable = "DB_HOST (or OVA_DATABASE_URL)"
-        let connection = endpoint
         self.text = """
-            ova-server: \(variable) is set, so the database is MariaDB/MySQL, which `ova-server backup` \
+            ova-server: DB_HOST (or OVA_DATABASE_URL) is set, so the database is MariaDB/MySQL, which `ova-server backup` \
             does not copy (it backs up the SQLite database). Back it up with MariaDB's tools \
             (docs/OPERATIONS.md, "Backups"), for example:
-              mariadb-dump --single-transaction --routines --events\(connection) -u \(user) -p \(database) > ova.sql
+              mariadb-dump --single-transaction --routines --events\(endpoint) -u \(user) -p \(database) > ova.sql
               mariabackup --backup --target-dir=/var/backups/ova/$(date +%F) --user=\(user)    # on the database host
 
             """
