@@ -55,12 +55,14 @@ public struct AccountsServer: RunningTestServer {
     public static func sibling(of running: AccountsServer, _ environment: [String: String] = [:]) async throws -> AccountsServer {
         precondition(running.mariadb != nil, "instances share a MariaDB database")
         let directory = try TestServerSetup.makeDataDirectory(prefix: "ova-accounts")
-        let server = try await Self.start(environment, backend: running.backend, directory: directory, mariadb: running.mariadb, isNew: false)
-        return AccountsServer(running: server.running, directory: directory, port: server.port, backend: server.backend, mariadb: server.mariadb, ownsDatabase: false)
+        return try await Self.start(
+            environment, backend: running.backend, directory: directory, mariadb: running.mariadb, isNew: false, ownsDatabase: false
+        )
     }
 
     private static func start(
-        _ environment: [String: String], backend: TestBackend, directory: URL, mariadb: MariaDBTestDatabase?, isNew: Bool
+        _ environment: [String: String], backend: TestBackend, directory: URL, mariadb: MariaDBTestDatabase?, isNew: Bool,
+        ownsDatabase: Bool = true
     ) async throws -> AccountsServer {
         var settings = ["OVA_PUBLIC_RATE_PER_MINUTE": "1000"]
         if let mariadb { settings.merge(mariadb.settings) { $1 } }
@@ -77,7 +79,9 @@ public struct AccountsServer: RunningTestServer {
                 name: "Root", email: rootEmail, password: rootPassword, superadmin: true, authenticator: running.accounts.authenticator
             )
         }
-        return AccountsServer(running: running, directory: directory, port: running.address.port ?? 0, backend: backend, mariadb: mariadb)
+        return AccountsServer(
+            running: running, directory: directory, port: running.address.port ?? 0, backend: backend, mariadb: mariadb, ownsDatabase: ownsDatabase
+        )
     }
 
     public func makeChannel() throws -> RPCChannel {
